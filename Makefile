@@ -1,0 +1,39 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Each creates .venv (if missing) and installs what it needs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_EDGE := $(VENV)/.stamp-edge
+STAMP_ALL := $(VENV)/.stamp-all
+
+.PHONY: demo test test-slow lint clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# The acquisition-PC install: edge only, no torch.
+$(STAMP_EDGE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+# Everything the test suite needs: train + export extras and the dev tools.
+$(STAMP_ALL): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[train,export,dev]"
+	touch $@ $(STAMP_EDGE)
+
+demo: $(STAMP_EDGE)
+	$(BIN)/aglu-edge demo
+
+lint: $(STAMP_ALL)
+	$(BIN)/ruff check edge export training tests
+	$(BIN)/mypy edge export training
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP_ALL)
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,152 @@
+"""``aglu-edge``: run the daemon, subscribe to it, or run the demo."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from edge.client import Subscriber
+from edge.config import EdgeConfig, load_config, parse_config
+from edge.daemon import Daemon
+from edge.errors import AgluError
+from edge.printer import receive
+
+logger = logging.getLogger("edge")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+class _Cli(click.Group):
+    """One readable line and a non-zero exit for AGLU errors; --debug shows the traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except AgluError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Cli)
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """AGLU edge: virtual staining beside Micro-Manager, streamed over ZeroMQ."""
+    ctx.obj = {"debug": debug}
+    _setup_logging(debug)
+
+
+def _run_daemon(cfg: EdgeConfig, until: threading.Event | None = None) -> Daemon:
+    daemon = Daemon(cfg)
+    stop = until or threading.Event()
+
+    def _on_signal(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal %d: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    daemon.start()
+    while not stop.is_set() and not daemon.wait(0.2):
+        pass
+    daemon.stop()
+    return daemon
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Daemon TOML config (default: the embedded default).",
+)
+def run(config_path: Path | None) -> None:
+    """Run the daemon until SIGTERM/SIGINT (or the source ends)."""
+    daemon = _run_daemon(load_config(config_path))
+    snap = daemon.counters.snapshot()
+    click.echo(f"stopped: {snap.line()}", err=True)
+    if daemon.failure is not None:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option("--endpoint", default="tcp://127.0.0.1:5555", show_default=True)
+@click.option("--count", default=0, show_default=True, help="Frames to receive (0: forever).")
+@click.option("--timeout-s", default=10.0, show_default=True, help="Give up after this silence.")
+@click.option("--quiet", is_flag=True, help="Print only the summary.")
+def subscribe(endpoint: str, count: int, timeout_s: float, quiet: bool) -> None:
+    """Receive stained frames and print per-frame latency and a summary."""
+    with Subscriber(endpoint) as sub:
+        try:
+            summary = receive(sub, count, timeout_s, None if quiet else click.echo)
+        except TimeoutError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(3)
+    for line in summary.lines():
+        click.echo(line)
+
+
+@main.command()
+@click.option("--frames", default=20, show_default=True, help="Frames the subscriber waits for.")
+@click.option("--size", "size_px", default=512, show_default=True, help="Frame side in pixels.")
+@click.option("--fps", default=4.0, show_default=True)
+@click.option("--precision", type=click.Choice(["int8", "fp32"]), default="int8", show_default=True)
+def demo(frames: int, size_px: int, fps: float, precision: str) -> None:
+    """Daemon (simulated microscope + shipped model) and a subscriber process; ends by itself."""
+    cfg = parse_config(
+        {
+            "source": {"height_px": size_px, "width_px": size_px, "fps": fps},
+            "model": {"precision": precision},
+            "publish": {"endpoint": "tcp://127.0.0.1:0"},
+        },
+        "demo",
+    )
+    daemon = Daemon(cfg)
+    daemon.start()
+    click.echo(
+        f"daemon READY on {daemon.endpoint}; model {daemon.model.card.name} "
+        f"({precision}); starting subscriber process",
+        err=True,
+    )
+    sub = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "subscribe",
+            "--endpoint",
+            daemon.endpoint,
+            "--count",
+            str(frames),
+            "--timeout-s",
+            "30",
+        ]
+    )
+    try:
+        rc = sub.wait(timeout=60 + frames / fps * 3)
+    finally:
+        if sub.poll() is None:
+            sub.kill()
+        daemon.stop()
+    click.echo(f"daemon: {daemon.counters.snapshot().line()}", err=True)
+    sys.exit(rc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""Subscriber client library: connect, receive, decode AGLU messages.
+
+with Subscriber("tcp://127.0.0.1:5555") as sub:
+    msg = sub.recv(timeout_s=5)   # FrameMessage | StatusMessage
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+import zmq
+
+from edge.wire import TOPIC_FRAME, TOPIC_STATUS, FrameMessage, StatusMessage, decode
+
+
+class Subscriber:
+    def __init__(
+        self,
+        endpoint: str,
+        topics: tuple[bytes, ...] = (TOPIC_FRAME, TOPIC_STATUS),
+        recv_hwm: int = 16,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self._ctx = context or zmq.Context.instance()
+        self._sock = self._ctx.socket(zmq.SUB)
+        self._sock.setsockopt(zmq.RCVHWM, recv_hwm)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        for topic in topics:
+            self._sock.setsockopt(zmq.SUBSCRIBE, topic)
+        self._sock.connect(endpoint)
+
+    def recv(self, timeout_s: float) -> FrameMessage | StatusMessage:
+        """The next message; TimeoutError if none in ``timeout_s``, WireError if malformed."""
+        if not self._sock.poll(int(timeout_s * 1000)):
+            raise TimeoutError(f"no message from {self.endpoint} within {timeout_s} s")
+        return decode(self._sock.recv_multipart())
+
+    def close(self) -> None:
+        self._sock.close(0)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

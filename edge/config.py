@@ -1,0 +1,102 @@
+"""The daemon's one TOML config, validated once at start-up.
+
+Every field has a default, so an empty file (or none) runs the embedded default:
+the simulated microscope and the shipped int8 model on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge.errors import ConfigError
+from edge.model import SessionConfig
+from edge.publisher import PublisherConfig, check_endpoint
+from edge.sources import SimulatedSourceConfig
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SourceSection(_Section):
+    kind: Literal["simulated"] = "simulated"
+    height_px: int = Field(512, ge=8, le=16384)
+    width_px: int = Field(512, ge=8, le=16384)
+    fps: float = Field(5.0, gt=0, le=1000)
+    seed: int = 0
+    max_frames: int = Field(0, ge=0)
+
+    def simulated(self) -> SimulatedSourceConfig:
+        return SimulatedSourceConfig(
+            self.height_px, self.width_px, self.fps, self.seed, self.max_frames
+        )
+
+
+class ModelSection(_Section):
+    path: Path | None = None  # None: the shipped model of `precision`
+    precision: Literal["int8", "fp32"] = "int8"
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    intra_op_threads: int = Field(0, ge=0, le=256)
+
+    def session(self) -> SessionConfig:
+        return SessionConfig(self.providers, self.intra_op_threads)
+
+
+class PublishSection(_Section):
+    endpoint: str = "tcp://127.0.0.1:5555"
+    send_hwm: int = Field(16, ge=1)
+    status_interval_s: float = Field(1.0, gt=0)
+    publish_input: bool = True
+
+    def publisher(self) -> PublisherConfig:
+        return PublisherConfig(self.endpoint, self.send_hwm)
+
+
+class QueueSection(_Section):
+    capacity: int = Field(2, ge=1, le=1024)
+
+
+class RunSection(_Section):
+    max_consecutive_errors: int = Field(20, ge=1)
+
+
+class EdgeConfig(_Section):
+    source: SourceSection = SourceSection()
+    model: ModelSection = ModelSection()
+    publish: PublishSection = PublishSection()
+    queue: QueueSection = QueueSection()
+    run: RunSection = RunSection()
+
+
+def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:
+    """Validate a parsed TOML mapping; ConfigError names the first bad field."""
+    try:
+        cfg = EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        value = (
+            f" (got {err['input']!r})"
+            if "input" in err and not isinstance(err["input"], dict)
+            else ""
+        )
+        raise ConfigError(f"{origin}: field '{where}'", f"{err['msg']}{value}") from None
+    check_endpoint(cfg.publish.endpoint)
+    return cfg
+
+
+def load_config(path: Path | None) -> EdgeConfig:
+    """Read and validate the TOML file at ``path`` (None: all defaults)."""
+    if path is None:
+        return EdgeConfig()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"not valid TOML ({exc})") from None
+    return parse_config(data, str(path))

@@ -1,0 +1,67 @@
+"""Domain objects -> wire messages (headers documented in the README)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.frames import StainedFrame
+from edge.model import LoadedModel
+from edge.stats import Snapshot
+from edge.wire import Part, encode_frame, encode_status
+
+
+def model_info(model: LoadedModel) -> dict[str, str]:
+    return {
+        "name": model.card.name,
+        "version": model.card.model_version,
+        "precision": model.card.precision,
+        "sha256": model.sha256,
+    }
+
+
+def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> list[Part]:
+    f = sf.frame
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    if publish_input:
+        arrays[model.card.input.name] = np.ascontiguousarray(f.image)
+    arrays.update(sf.outputs)
+    header = {
+        "frame_index": f.index,
+        "axes": f.axes,
+        "metadata": f.metadata,
+        "pixel_size_um": f.pixel_size_um,
+        "model": model_info(model),
+        "units": {model.card.input.name: model.card.input.units}
+        | {o.name: o.units for o in model.card.outputs},
+        "t_ns": {
+            "acquired": f.t_acquired_ns,
+            "received": sf.t_received_ns,
+            "inferred": sf.t_inferred_ns,
+            "published": time.time_ns(),
+        },
+    }
+    return encode_frame(header, arrays)
+
+
+def status_message(state: str, snap: Snapshot, model: LoadedModel, endpoint: str) -> list[Part]:
+    return encode_status(
+        {
+            "state": state,
+            "endpoint": endpoint,
+            "model": model_info(model),
+            "counters": {
+                "received": snap.received,
+                "published": snap.published,
+                "dropped": snap.dropped,
+                "errors": snap.errors,
+            },
+            "fps": snap.fps,
+            "latency_ms": {"p50": snap.latency_ms_p50, "p95": snap.latency_ms_p95},
+            "uptime_s": snap.uptime_s,
+            "t_ns": time.time_ns(),
+        }
+    )

@@ -1,0 +1,199 @@
+"""Simulated microscope: paired QPI (phase, rad) and DAPI frames from a physical model.
+
+Pure numpy and deterministic from a seed. It lives in ``edge`` (not ``training``)
+because both the daemon's simulated source and the training data use it, and
+``edge`` must not import ``training``.
+
+Physical model, per cell (all lengths in um, converted with ``pixel_size_um``):
+- The cell body is an elliptical dome of height ``t_cell`` and refractive index
+  ``n_cytoplasm`` in a medium of index ``n_medium``; the nucleus is an inner
+  elliptical dome of height ``t_nuc`` and index ``n_nucleus``; 1-3 nucleoli are
+  small domes of index ``n_nucleolus``. Optical path difference:
+  ``OPD = (n_cyto - n_med) h_cell + (n_nuc - n_cyto) h_nuc + (n_nucleolus - n_nuc) h_nucleolus``
+  and phase ``= 2 pi OPD / wavelength``, blurred by the imaging PSF, plus a
+  background tilt and Gaussian phase noise.
+- DNA density fills the nucleus with chromatin texture (smoothed noise), is low
+  in nucleoli, and scales with a per-nucleus brightness: a ``faint_fraction``
+  of nuclei at ``faint_brightness`` of typical, and a ``mitotic_fraction``
+  condensed (smaller, brighter, denser) nuclei. DAPI photo-electrons = density
+  blurred by a Gaussian PSF times ``peak_photons`` plus background, then
+  Poisson shot noise and Gaussian read noise (Poisson-Gaussian camera model).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class SimulationConfig:
+    """Parameters of the simulated microscope and sample."""
+
+    height_px: int = 256
+    width_px: int = 256
+    pixel_size_um: float = 0.65
+    wavelength_um: float = 0.532
+    n_medium: float = 1.337
+    n_cytoplasm: float = 1.360
+    n_nucleus: float = 1.365
+    n_nucleolus: float = 1.385
+    cell_radius_um: tuple[float, float] = (7.0, 14.0)
+    cell_thickness_um: tuple[float, float] = (3.0, 6.0)
+    nucleus_radius_fraction: tuple[float, float] = (0.40, 0.60)
+    density_cells_per_10k_um2: tuple[float, float] = (1.0, 12.0)
+    faint_fraction: float = 0.15
+    faint_brightness: tuple[float, float] = (0.05, 0.15)
+    mitotic_fraction: float = 0.05
+    qpi_psf_sigma_um: float = 0.35
+    dapi_psf_sigma_um: float = 0.45
+    peak_photons: float = 400.0
+    background_photons: float = 20.0
+    read_noise_e: float = 2.0
+    phase_noise_rad: float = 0.03
+    max_tilt_rad: float = 0.6
+
+    def __post_init__(self) -> None:
+        if self.height_px < 8 or self.width_px < 8:
+            raise ValueError(f"frame must be at least 8x8 px, got {self.height_px}x{self.width_px}")
+        if self.pixel_size_um <= 0 or self.wavelength_um <= 0:
+            raise ValueError("pixel_size_um and wavelength_um must be positive")
+        for name in ("faint_fraction", "mitotic_fraction"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatedPair:
+    """One simulated field: input, target and ground truth."""
+
+    qpi_rad: F32
+    dapi_e: F32
+    nuclei_labels: npt.NDArray[np.int32]
+    nucleus_brightness: F32  # index i holds label i + 1
+
+
+def gaussian_blur(image: F32, sigma_px: float) -> F32:
+    """Gaussian blur through the FFT (periodic boundary; exact for small sigma)."""
+    if sigma_px <= 0:
+        return image
+    h, w = image.shape
+    fy = np.fft.fftfreq(h)[:, None]
+    fx = np.fft.rfftfreq(w)[None, :]
+    transfer = np.exp(-2.0 * (np.pi * sigma_px) ** 2 * (fy**2 + fx**2))
+    out = np.fft.irfft2(np.fft.rfft2(image) * transfer, s=(h, w))
+    return np.asarray(out, dtype=np.float32)
+
+
+def _dome(yy: F32, xx: F32, cy: float, cx: float, ry: float, rx: float, angle: float) -> F32:
+    """Normalised ellipsoidal height profile sqrt(1 - rho^2), 0 outside the ellipse."""
+    c, s = np.cos(angle), np.sin(angle)
+    dy, dx = yy - cy, xx - cx
+    u = (c * dx + s * dy) / rx
+    v = (-s * dx + c * dy) / ry
+    return np.asarray(np.sqrt(np.clip(1.0 - u * u - v * v, 0.0, None)), dtype=np.float32)
+
+
+class _Canvas:
+    """Accumulates per-cell contributions into full-frame maps."""
+
+    def __init__(self, cfg: SimulationConfig) -> None:
+        shape = (cfg.height_px, cfg.width_px)
+        self.opd_um = np.zeros(shape, np.float32)
+        self.dna = np.zeros(shape, np.float32)
+        self.labels = np.zeros(shape, np.int32)
+        self.brightness: list[float] = []
+
+
+def _centres(
+    cfg: SimulationConfig, rng: np.random.Generator, n_cells: int
+) -> list[tuple[float, float]]:
+    """Cell centres, rejecting overlaps closer than one minimal cell radius."""
+    min_dist_px = cfg.cell_radius_um[0] / cfg.pixel_size_um
+    centres: list[tuple[float, float]] = []
+    for _ in range(n_cells * 20):
+        if len(centres) == n_cells:
+            break
+        cy, cx = rng.uniform(0, cfg.height_px), rng.uniform(0, cfg.width_px)
+        if all((cy - y) ** 2 + (cx - x) ** 2 >= min_dist_px**2 for y, x in centres):
+            centres.append((cy, cx))
+    return centres
+
+
+def _add_cell(
+    cv: _Canvas, cfg: SimulationConfig, rng: np.random.Generator, cy: float, cx: float
+) -> None:
+    px = cfg.pixel_size_um
+    mitotic = rng.random() < cfg.mitotic_fraction
+    r_cell = rng.uniform(*cfg.cell_radius_um) / px
+    ecc = rng.uniform(0.7, 1.0)
+    angle = rng.uniform(0, np.pi)
+    t_cell = rng.uniform(*cfg.cell_thickness_um) * (1.4 if mitotic else 1.0)
+    frac = rng.uniform(*cfg.nucleus_radius_fraction) * (0.6 if mitotic else 1.0)
+    r_nuc = r_cell * frac
+    half = int(np.ceil(r_cell)) + 2
+    y0, y1 = max(0, int(cy) - half), min(cfg.height_px, int(cy) + half + 1)
+    x0, x1 = max(0, int(cx) - half), min(cfg.width_px, int(cx) + half + 1)
+    if y0 >= y1 or x0 >= x1:
+        return
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    h_cell = t_cell * _dome(yy, xx, cy, cx, r_cell * ecc, r_cell, angle)
+    off = rng.normal(0, 0.15 * (r_cell - r_nuc), size=2)
+    ny, nx = cy + off[0], cx + off[1]
+    nuc = _dome(yy, xx, ny, nx, r_nuc * rng.uniform(0.75, 1.0), r_nuc, rng.uniform(0, np.pi))
+    h_nuc = 0.7 * t_cell * nuc
+    opd = (cfg.n_cytoplasm - cfg.n_medium) * h_cell + (cfg.n_nucleus - cfg.n_cytoplasm) * h_nuc
+    dna = np.sqrt(nuc)  # chromatin fills the nuclear volume, flat-topped in projection
+    if not mitotic:
+        for _ in range(rng.integers(1, 4)):
+            r = r_nuc * rng.uniform(0.12, 0.22)
+            oy, ox = rng.normal(0, 0.3 * r_nuc, size=2)
+            nucleolus = _dome(yy, xx, ny + oy, nx + ox, r, r, 0.0) * (nuc > 0)
+            opd += (cfg.n_nucleolus - cfg.n_nucleus) * 0.5 * t_cell * nucleolus
+            dna *= 1.0 - 0.6 * nucleolus  # nucleoli are DNA-poor: dark in DAPI
+    if mitotic:
+        brightness = rng.uniform(2.0, 3.0)
+    elif rng.random() < cfg.faint_fraction:
+        brightness = rng.uniform(*cfg.faint_brightness)
+    else:
+        brightness = float(np.clip(rng.lognormal(0.0, 0.25), 0.4, 2.0))
+    cv.opd_um[y0:y1, x0:x1] += opd
+    cv.dna[y0:y1, x0:x1] += brightness * dna
+    cv.brightness.append(brightness)
+    cv.labels[y0:y1, x0:x1][nuc > 0] = len(cv.brightness)
+
+
+def simulate_pair(cfg: SimulationConfig, seed: int) -> SimulatedPair:
+    """Simulate one paired field, deterministic from ``seed``."""
+    rng = np.random.default_rng(seed)
+    area_um2 = cfg.height_px * cfg.width_px * cfg.pixel_size_um**2
+    density = rng.uniform(*cfg.density_cells_per_10k_um2)
+    n_cells = max(1, round(density * area_um2 / 1e4))
+    cv = _Canvas(cfg)
+    for cy, cx in _centres(cfg, rng, n_cells):
+        _add_cell(cv, cfg, rng, cy, cx)
+    texture = gaussian_blur(rng.standard_normal(cv.dna.shape).astype(np.float32), 1.5)
+    dna = cv.dna * np.clip(1.0 + 0.8 * texture, 0.2, None)
+
+    phase = (2.0 * np.pi / cfg.wavelength_um) * cv.opd_um
+    phase = gaussian_blur(phase.astype(np.float32), cfg.qpi_psf_sigma_um / cfg.pixel_size_um)
+    ty, tx = rng.uniform(-cfg.max_tilt_rad, cfg.max_tilt_rad, size=2)
+    yy = np.linspace(-0.5, 0.5, cfg.height_px, dtype=np.float32)[:, None]
+    xx = np.linspace(-0.5, 0.5, cfg.width_px, dtype=np.float32)[None, :]
+    phase = phase + ty * yy + tx * xx
+    phase += rng.normal(0, cfg.phase_noise_rad, phase.shape).astype(np.float32)
+
+    signal = gaussian_blur(dna.astype(np.float32), cfg.dapi_psf_sigma_um / cfg.pixel_size_um)
+    expected_e = np.clip(signal, 0, None) * cfg.peak_photons + cfg.background_photons
+    dapi = rng.poisson(expected_e).astype(np.float32)
+    dapi += rng.normal(0, cfg.read_noise_e, dapi.shape).astype(np.float32)
+    return SimulatedPair(
+        qpi_rad=phase.astype(np.float32),
+        dapi_e=dapi,
+        nuclei_labels=cv.labels,
+        nucleus_brightness=np.asarray(cv.brightness, np.float32),
+    )

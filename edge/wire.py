@@ -1,0 +1,116 @@
+"""The AGLU wire protocol, version 1 (pure encode/decode; no sockets here).
+
+Every message is a ZeroMQ multipart message ``[topic, header, buffer...]``:
+- ``topic``: ``b"frame"`` or ``b"status"`` (subscribers filter on it).
+- ``header``: UTF-8 JSON with ``format`` and ``version`` fields.
+- ``frame`` messages carry one raw C-order little-endian buffer per entry of
+  ``header["channels"]`` (``name``, ``dtype``, ``shape``), in that order.
+- ``status`` messages carry no buffer.
+Never pickle: a subscriber only ever parses JSON and raw numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import WireError
+
+FRAME_FORMAT = "aglu-frame"
+STATUS_FORMAT = "aglu-status"
+VERSION = 1
+TOPIC_FRAME = b"frame"
+TOPIC_STATUS = b"status"
+DTYPES = frozenset({"uint8", "uint16", "int16", "int32", "float32", "float64"})
+MAX_HEADER_BYTES = 1 << 20
+
+Part = bytes | memoryview | npt.NDArray[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameMessage:
+    header: dict[str, Any]
+    arrays: dict[str, npt.NDArray[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class StatusMessage:
+    header: dict[str, Any]
+
+
+def encode_frame(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> list[Part]:
+    """Build a frame message; ``header`` gains ``format``, ``version`` and ``channels``.
+
+    Arrays are sent as they are (zero-copy): they must be C-contiguous,
+    little-endian, of a supported dtype, and not modified afterwards.
+    """
+    channels = []
+    for name, arr in arrays.items():
+        if arr.dtype.name not in DTYPES or arr.dtype.byteorder == ">":
+            raise WireError(f"channel {name!r}: unsupported dtype {arr.dtype}")
+        if not arr.flags.c_contiguous:
+            raise WireError(f"channel {name!r}: array is not C-contiguous")
+        channels.append({"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape)})
+    full = {"format": FRAME_FORMAT, "version": VERSION, **header, "channels": channels}
+    return [TOPIC_FRAME, json.dumps(full).encode(), *arrays.values()]
+
+
+def encode_status(header: dict[str, Any]) -> list[Part]:
+    full = {"format": STATUS_FORMAT, "version": VERSION, **header}
+    return [TOPIC_STATUS, json.dumps(full).encode()]
+
+
+def _header(raw: bytes, expected_format: str) -> dict[str, Any]:
+    if len(raw) > MAX_HEADER_BYTES:
+        raise WireError(f"header is {len(raw)} bytes, over the {MAX_HEADER_BYTES} limit")
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireError(f"header is not UTF-8 JSON ({exc.__class__.__name__})") from None
+    if not isinstance(header, dict):
+        raise WireError("header is not a JSON object")
+    if header.get("format") != expected_format:
+        raise WireError(f"header format {header.get('format')!r}, expected {expected_format!r}")
+    if header.get("version") != VERSION:
+        raise WireError(f"unsupported protocol version {header.get('version')!r} (need {VERSION})")
+    return header
+
+
+def _array(channel: Any, buf: bytes) -> tuple[str, npt.NDArray[Any]]:
+    if not isinstance(channel, dict):
+        raise WireError("channel entry is not an object")
+    name, dtype, shape = channel.get("name"), channel.get("dtype"), channel.get("shape")
+    if not isinstance(name, str) or dtype not in DTYPES:
+        raise WireError(f"channel {name!r}: bad name or dtype {dtype!r}")
+    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+        raise WireError(f"channel {name!r}: bad shape {shape!r}")
+    dt = np.dtype(dtype).newbyteorder("<")
+    expected = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    if expected != len(buf):
+        raise WireError(f"channel {name!r}: buffer is {len(buf)} bytes, shape needs {expected}")
+    return name, np.frombuffer(buf, dtype=dt).reshape(shape)
+
+
+def decode(parts: list[bytes]) -> FrameMessage | StatusMessage:
+    """Parse one multipart message; raises WireError naming what is wrong."""
+    if len(parts) < 2:
+        raise WireError(f"message has {len(parts)} part(s), need at least topic and header")
+    topic = parts[0]
+    if topic == TOPIC_STATUS:
+        if len(parts) != 2:
+            raise WireError(f"status message has {len(parts)} parts, expected 2")
+        return StatusMessage(_header(parts[1], STATUS_FORMAT))
+    if topic != TOPIC_FRAME:
+        raise WireError(f"unknown topic {topic[:32]!r}")
+    header = _header(parts[1], FRAME_FORMAT)
+    channels = header.get("channels")
+    if not isinstance(channels, list):
+        raise WireError("frame header has no 'channels' list")
+    if len(channels) != len(parts) - 2:
+        raise WireError(f"header lists {len(channels)} channel(s), message has {len(parts) - 2}")
+    arrays = dict(_array(c, b) for c, b in zip(channels, parts[2:], strict=True))
+    return FrameMessage(header, arrays)

@@ -1,0 +1,58 @@
+"""``aglu-export CHECKPOINT``: ONNX fp32 + int8 with parity gates and model cards."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from edge.errors import AgluError
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), default=Path("exported"), show_default=True
+)
+@click.option("--calibration-frames", default=16, show_default=True)
+@click.option("--parity-frames", default=8, show_default=True)
+@click.option(
+    "--side-px", default=256, show_default=True, help="Frame side for calibration/parity."
+)
+@click.option("--fp32-only", is_flag=True, help="Skip int8 (and its parity gate).")
+@click.option("--debug", is_flag=True)
+def main(
+    checkpoint: Path,
+    out_dir: Path,
+    calibration_frames: int,
+    parity_frames: int,
+    side_px: int,
+    fp32_only: bool,
+    debug: bool,
+) -> None:
+    """Export CHECKPOINT to OUT/NAME.onnx and OUT/NAME.int8.onnx, each with its model card."""
+    from export.pipeline import ExportOptions, run_export, summary_rows
+
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("onnx_ir").setLevel(logging.DEBUG if debug else logging.WARNING)
+    opts = ExportOptions(calibration_frames, parity_frames, side_px, fp32_only)
+    try:
+        result = run_export(checkpoint, out_dir, opts)
+    except AgluError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"fp32: {result.fp32}\nint8: {result.int8}\nhalo: {result.halo_px} px")
+    for name, value in summary_rows(result.parity):
+        click.echo(f"  {name:<32} {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Parity gates: torch vs ORT fp32, and fp32 vs int8 on held-out frames."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from edge.model import SessionConfig, load_model
+from edge.stainer import Stainer
+from training.metrics import nucleus_recall, pearson_r, psnr_db
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True, slots=True)
+class Parity:
+    torch_vs_fp32_max_abs: float
+    fp32_vs_int8_pearson_r: float
+    fp32_vs_int8_psnr_db: float
+    recall_fp32: float
+    recall_int8: float
+
+
+def _run(path: Path, frames: Sequence[F32]) -> list[F32]:
+    session: Any = load_model(path, SessionConfig()).session
+    return [session.run(["dapi"], {"qpi": f[None, None]})[0][0, 0] for f in frames]
+
+
+def measure(
+    model: torch.nn.Module,
+    fp32: Path,
+    int8: Path | None,
+    frames: Sequence[F32],
+    targets: Sequence[F32],
+    labels: Sequence[npt.NDArray[np.int32]],
+) -> Parity:
+    """Frames are normalised, stride-multiple (H, W); int8 None: fp32-only export."""
+    with torch.no_grad():
+        ref = [model(torch.from_numpy(f)[None, None])[0][0, 0].numpy() for f in frames]
+    out32 = _run(fp32, frames)
+    max_abs = max(float(np.abs(a - b).max()) for a, b in zip(ref, out32, strict=True))
+    out8 = _run(int8, frames) if int8 is not None else out32
+
+    def recall(outs: list[F32]) -> float:
+        return float(
+            np.concatenate(
+                [nucleus_recall(o, t, lab) for o, t, lab in zip(outs, targets, labels, strict=True)]
+            ).mean()
+        )
+
+    a, b = np.stack(out32), np.stack(out8)
+    return Parity(max_abs, pearson_r(b, a), psnr_db(b, a), recall(out32), recall(out8))
+
+
+def check_stainer(path: Path, frame: F32) -> None:
+    """The exported file must load and run in the edge exactly as the daemon would."""
+    Stainer(load_model(path, SessionConfig())).stain(frame)

@@ -1,0 +1,155 @@
+"""checkpoint -> fp32 ONNX -> int8 ONNX -> parity gates -> model cards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from edge.card import CARD_FORMAT, CARD_VERSION, ModelCard
+from edge.errors import AgluError
+from edge.simulate import SimulationConfig
+from export.onnx_graph import INPUT_NAME, OUTPUT_NAMES, export_fp32, stamp_card
+from export.parity import Parity, check_stainer, measure
+from export.quantize import quantize_int8
+from export.receptive import measure_halo_px
+from training.config import TrainConfig
+from training.data import simulated_fields
+from training.train import load_checkpoint
+
+logger = logging.getLogger(__name__)
+CALIBRATION_SEED_OFFSET = 3_000_000  # disjoint from train, val and held-out evaluation
+PARITY_SEED_OFFSET = 4_000_000
+
+
+class ParityGateError(AgluError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ExportOptions:
+    calibration_frames: int = 16
+    parity_frames: int = 8
+    side_px: int = 256
+    fp32_only: bool = False
+    max_pearson_loss: float = 0.005
+    max_recall_loss: float = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    fp32: Path
+    int8: Path | None
+    parity: Parity
+    halo_px: int
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def build_card(
+    model: torch.nn.Module,
+    cfg: TrainConfig,
+    precision: str,
+    halo_px: int,
+    metrics: dict[str, float],
+) -> ModelCard:
+    """The card the edge validates; built from a plain mapping so pydantic checks every field."""
+    return ModelCard.model_validate(
+        {
+            "format": CARD_FORMAT,
+            "version": CARD_VERSION,
+            "name": cfg.name,
+            "model_version": "0.1.0",
+            "precision": precision,
+            "weights_sha256": weights_sha256(model),
+            "recipe_sha256": cfg.sha256(),
+            "input": {"name": INPUT_NAME, "units": "rad", "description": "quantitative phase"},
+            "outputs": [
+                {
+                    "name": OUTPUT_NAMES[0],
+                    "units": "normalised DAPI (percentile, a.u.)",
+                    "description": "predicted nuclear stain",
+                },
+                {
+                    "name": OUTPUT_NAMES[1],
+                    "units": "normalised DAPI (a.u.)",
+                    "description": "per-pixel uncertainty (Laplace scale)",
+                },
+            ],
+            "normalization": {
+                "method": "percentile",
+                "low_percentile": cfg.data.low_percentile,
+                "high_percentile": cfg.data.high_percentile,
+            },
+            "stride_px": int(getattr(model, "stride_px", 1)),
+            "halo_px": halo_px,
+            "pixel_size_um": SimulationConfig().pixel_size_um,  # what the simulated data used
+            "dataset": f"{cfg.data.source} paired QPI/DAPI ({cfg.data.train_fields} fields of "
+            f"{cfg.data.field_px} px, seed {cfg.data.seed})",
+            "metrics": metrics,
+        }
+    )
+
+
+def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportResult:
+    model, cfg = load_checkpoint(checkpoint)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stride = int(getattr(model, "stride_px", 1))
+    side = max(stride, (opts.side_px // stride) * stride)
+    data = cfg.data.model_copy(update={"field_px": side})
+    fp32 = out_dir / f"{cfg.name}.onnx"
+    export_fp32(model, fp32, stride)
+    halo = measure_halo_px(model, stride)
+    int8: Path | None = None
+    if not opts.fp32_only:
+        calib = simulated_fields(data, opts.calibration_frames, CALIBRATION_SEED_OFFSET)
+        int8 = out_dir / f"{cfg.name}.int8.onnx"
+        quantize_int8(fp32, int8, list(calib.qpi))
+    held = simulated_fields(data, opts.parity_frames, PARITY_SEED_OFFSET)
+    # Temporary cards so the edge loader accepts the files for the parity run.
+    stamp_card(fp32, build_card(model, cfg, "fp32", halo, {}))
+    if int8 is not None:
+        stamp_card(int8, build_card(model, cfg, "int8", halo, {}))
+    parity = measure(model, fp32, int8, list(held.qpi), list(held.dapi), list(held.labels))
+    metrics = {k: float(f"{v:.6g}") for k, v in asdict(parity).items()}
+    stamp_card(fp32, build_card(model, cfg, "fp32", halo, metrics))
+    check_stainer(fp32, held.qpi[0])
+    if int8 is not None:
+        stamp_card(int8, build_card(model, cfg, "int8", halo, metrics))
+        check_stainer(int8, held.qpi[0])
+        _gate(parity, opts, int8)
+    (out_dir / f"{cfg.name}.parity.json").write_text(json.dumps(metrics, indent=2))
+    return ExportResult(fp32, int8, parity, halo)
+
+
+def _gate(p: Parity, opts: ExportOptions, int8: Path) -> None:
+    problems = []
+    if 1.0 - p.fp32_vs_int8_pearson_r > opts.max_pearson_loss:
+        problems.append(
+            f"Pearson r vs fp32 {p.fp32_vs_int8_pearson_r:.4f} < {1 - opts.max_pearson_loss:.4f}"
+        )
+    if p.recall_fp32 - p.recall_int8 > opts.max_recall_loss:
+        problems.append(f"nucleus recall {p.recall_int8:.3f} vs fp32 {p.recall_fp32:.3f}")
+    if problems:
+        int8.unlink(missing_ok=True)
+        raise ParityGateError(f"int8 model refused ({'; '.join(problems)}); use --fp32-only")
+    logger.info("int8 parity gate passed")
+
+
+def summary_rows(p: Parity) -> list[tuple[str, str]]:
+    return [
+        ("torch vs ORT fp32, max |diff|", f"{p.torch_vs_fp32_max_abs:.2e}"),
+        ("fp32 vs int8, Pearson r", f"{p.fp32_vs_int8_pearson_r:.5f}"),
+        ("fp32 vs int8, PSNR dB", f"{p.fp32_vs_int8_psnr_db:.1f}"),
+        ("nucleus recall fp32 / int8", f"{p.recall_fp32:.3f} / {p.recall_int8:.3f}"),
+    ]

@@ -1,0 +1,142 @@
+"""The daemon on real ZeroMQ sockets (127.0.0.1, random ports) and the shipped model."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import zmq
+
+from edge.client import Subscriber
+from edge.config import parse_config
+from edge.daemon import Daemon, State
+from edge.errors import BindError
+from edge.frames import Frame
+from edge.wire import FrameMessage, StatusMessage
+
+
+class GatedSource:
+    """Yields the given images once ``gate`` is set (after the subscriber is connected)."""
+
+    name = "test-list"
+
+    def __init__(self, images: list[np.ndarray]) -> None:
+        self.images = images
+        self.gate = threading.Event()
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        while not self.gate.wait(0.05):
+            if stop.is_set():
+                return
+        for i, img in enumerate(self.images):
+            yield Frame(i, img, time.time_ns(), axes={"time": i}, pixel_size_um=0.5)
+            time.sleep(0.02)
+
+
+def _config(**publish: object):  # type: ignore[no-untyped-def]
+    return parse_config(
+        {
+            "source": {"height_px": 64, "width_px": 64},
+            "publish": {"endpoint": "tcp://127.0.0.1:0", "status_interval_s": 0.05, **publish},
+            "queue": {"capacity": 64},
+            "run": {"max_consecutive_errors": 50},
+        },
+        "test",
+    )
+
+
+def _run(images: list[np.ndarray]) -> tuple[Daemon, list[FrameMessage], list[StatusMessage]]:
+    source = GatedSource(images)
+    daemon = Daemon(_config(), source=source)
+    daemon.start()
+    frames: list[FrameMessage] = []
+    statuses: list[StatusMessage] = []
+    try:
+        with Subscriber(daemon.endpoint) as sub:
+            while not statuses:  # connected once a status arrives
+                msg = sub.recv(timeout_s=10)
+                if isinstance(msg, StatusMessage):
+                    statuses.append(msg)
+            source.gate.set()
+            while True:
+                msg = sub.recv(timeout_s=10)
+                if isinstance(msg, FrameMessage):
+                    frames.append(msg)
+                else:
+                    statuses.append(msg)
+                    if msg.header["counters"]["received"] == len(images) and (
+                        msg.header["counters"]["published"] + msg.header["counters"]["errors"]
+                        == len(images)
+                    ):
+                        break
+    finally:
+        daemon.stop()
+    return daemon, frames, statuses
+
+
+def test_frames_arrive_with_full_headers_and_counters_add_up() -> None:
+    rng = np.random.default_rng(0)
+    images = [rng.standard_normal((64, 80)).astype(np.float32) for _ in range(5)]
+    daemon, frames, statuses = _run(images)
+    assert statuses[-1].header["counters"]["published"] == 5
+    assert [f.header["frame_index"] for f in frames] == list(range(5))
+    h = frames[0].header
+    assert h["format"] == "aglu-frame" and h["version"] == 1
+    assert h["model"]["sha256"] == daemon.model.sha256
+    assert h["axes"] == {"time": 0} and h["pixel_size_um"] == 0.5
+    t = h["t_ns"]
+    assert t["acquired"] <= t["received"] <= t["inferred"] <= t["published"]
+    assert set(frames[0].arrays) == {"qpi", "dapi", "sigma"}
+    np.testing.assert_array_equal(frames[0].arrays["qpi"], images[0])  # raw frame unchanged
+    expected = daemon.stainer.stain(images[0])["dapi"]
+    np.testing.assert_array_equal(frames[0].arrays["dapi"], expected)
+    snap = daemon.counters.snapshot()
+    assert snap.received == snap.published + snap.dropped + snap.errors == 5
+    assert daemon.state is State.STOPPED
+
+
+def test_bad_frames_are_counted_and_the_daemon_keeps_serving() -> None:
+    good = np.ones((64, 64), np.float32)
+    images = [
+        good,
+        np.full((64, 64), np.nan, np.float32),
+        np.zeros((3, 4, 4)),
+        np.zeros((0, 5)),
+        good,
+    ]
+    daemon, frames, _ = _run(images)
+    assert [f.header["frame_index"] for f in frames] == [0, 4]
+    snap = daemon.counters.snapshot()
+    assert (snap.received, snap.published, snap.errors) == (5, 2, 3)
+
+
+def test_port_in_use_is_one_clear_error() -> None:
+    ctx = zmq.Context.instance()
+    blocker = ctx.socket(zmq.PUB)
+    port = blocker.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        daemon = Daemon(_config(endpoint=f"tcp://127.0.0.1:{port}"), source=GatedSource([]))
+        with pytest.raises(BindError, match=f"127.0.0.1:{port}"):
+            daemon.start()
+    finally:
+        blocker.close(0)
+
+
+def test_simulated_source_streams_until_max_frames() -> None:
+    cfg = parse_config(
+        {
+            "source": {"height_px": 64, "width_px": 64, "fps": 200, "max_frames": 30},
+            "publish": {"endpoint": "tcp://127.0.0.1:0"},
+        },
+        "test",
+    )
+    daemon = Daemon(cfg)
+    daemon.start()
+    assert daemon.wait(30)
+    daemon.stop()
+    snap = daemon.counters.snapshot()
+    assert snap.received == 30 == snap.published + snap.dropped + snap.errors
+    assert snap.errors == 0

@@ -1,0 +1,56 @@
+"""Real export of a tiny trained checkpoint: ONNX checker, ORT runs, cards, parity."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge.model import SessionConfig, load_model
+from edge.stainer import Stainer
+from export.pipeline import ExportOptions, ParityGateError, _gate, weights_sha256
+from training.train import load_checkpoint
+
+
+def test_fp32_and_int8_load_in_the_edge_with_cards(tiny_export, tiny_checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
+    model, cfg = load_checkpoint(tiny_checkpoint)
+    for path, precision in ((tiny_export.fp32, "fp32"), (tiny_export.int8, "int8")):
+        loaded = load_model(path, SessionConfig())
+        card = loaded.card
+        assert card.precision == precision and card.name == "tiny"
+        assert card.weights_sha256 == weights_sha256(model)
+        assert card.recipe_sha256 == cfg.sha256()
+        assert card.halo_px == tiny_export.halo_px > 0 and card.halo_px % card.stride_px == 0
+        assert "fp32_vs_int8_pearson_r" in card.metrics
+
+
+def test_onnx_fp32_matches_torch_on_a_non_square_frame(tiny_export, tiny_checkpoint: Path) -> None:  # type: ignore[no-untyped-def]
+    """Dynamic H/W: a 96x160 frame (not the export size). Tolerance 1e-4: fp32 reassociation."""
+    model, _ = load_checkpoint(tiny_checkpoint)
+    x = np.random.default_rng(0).standard_normal((96, 160)).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)[None, None])[0][0, 0].numpy()
+    session = load_model(tiny_export.fp32, SessionConfig()).session
+    out = session.run(["dapi"], {"qpi": x[None, None]})[0][0, 0]
+    np.testing.assert_allclose(out, ref, atol=1e-4)
+    assert tiny_export.parity.torch_vs_fp32_max_abs < 1e-4
+
+
+def test_int8_graph_is_quantized(tiny_export) -> None:  # type: ignore[no-untyped-def]
+    import onnx
+
+    ops = {n.op_type for n in onnx.load(str(tiny_export.int8)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert tiny_export.int8.stat().st_size < tiny_export.fp32.stat().st_size
+    Stainer(load_model(tiny_export.int8, SessionConfig())).stain(np.ones((40, 50), np.float32))
+
+
+def test_parity_gate_refuses_and_deletes_a_bad_int8(tmp_path: Path, tiny_export) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    bad = replace(tiny_export.parity, fp32_vs_int8_pearson_r=0.98)
+    victim = tmp_path / "m.int8.onnx"
+    victim.write_bytes(b"x")
+    with pytest.raises(ParityGateError, match="Pearson r"):
+        _gate(bad, ExportOptions(), victim)
+    assert not victim.exists()

@@ -1,0 +1,43 @@
+"""The whole slice on tiny sizes: simulate -> train -> export -> daemon -> ZeroMQ -> subscriber."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from edge.client import Subscriber
+from edge.config import parse_config
+from edge.daemon import Daemon
+from edge.wire import FrameMessage, StatusMessage
+
+
+def test_trained_exported_model_serves_frames_to_a_subscriber(tiny_export) -> None:  # type: ignore[no-untyped-def]
+    cfg = parse_config(
+        {
+            "source": {"height_px": 64, "width_px": 96, "fps": 20},
+            "model": {"path": str(tiny_export.int8)},
+            "publish": {"endpoint": "tcp://127.0.0.1:0", "status_interval_s": 0.05},
+        },
+        "system test",
+    )
+    daemon = Daemon(cfg)
+    daemon.start()
+    got: list[FrameMessage] = []
+    try:
+        with Subscriber(daemon.endpoint) as sub:
+            while len(got) < 3:
+                msg = sub.recv(timeout_s=10)
+                if isinstance(msg, FrameMessage):
+                    got.append(msg)
+                else:
+                    assert isinstance(msg, StatusMessage) and msg.header["state"] == "ready"
+    finally:
+        daemon.stop()
+    assert daemon.model.card.name == "tiny" and daemon.model.card.precision == "int8"
+    for msg in got:
+        assert msg.header["model"]["sha256"] == daemon.model.sha256
+        assert msg.arrays["dapi"].shape == msg.arrays["sigma"].shape == (64, 96)
+        expected = daemon.stainer.stain(msg.arrays["qpi"])["dapi"]
+        np.testing.assert_array_equal(msg.arrays["dapi"], expected)
+    assert threading.active_count() < 50

@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import numpy as np
+
+from training.config import parse_train_config
+from training.evaluate import evaluate
+from training.predictors import onnx_predictor, torch_predictor
+
+
+def test_onnx_and_torch_predictors_agree(tiny_checkpoint: Path, tiny_export) -> None:  # type: ignore[no-untyped-def]
+    """Same function through two runtimes; 1e-4 covers fp32 reassociation in onnxruntime."""
+    qpi = np.random.default_rng(0).standard_normal((50, 70)).astype(np.float32)
+    t, _ = torch_predictor(tiny_checkpoint)
+    o = onnx_predictor(tiny_export.fp32)
+    a, b = t(qpi), o(qpi)
+    assert a.shape == b.shape == (50, 70)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_evaluation_scores_an_oracle_above_a_blind_predictor() -> None:
+    """An oracle-like predictor (the QPI itself, which shows the nuclei) beats a constant."""
+    data = parse_train_config({"data": {"field_px": 64}}, "t").data
+    rng = np.random.default_rng(0)
+    blind = evaluate(lambda q: rng.random(q.shape).astype(np.float32), data, 3, 64)
+    seeing = evaluate(lambda q: q, data, 3, 64)
+    assert seeing["nuclei"] == blind["nuclei"] > 0
+    assert seeing["pearson_r"] > blind["pearson_r"] + 0.2

@@ -1,0 +1,1 @@
+"""AGLU training: simulated/real paired data, the AGLU model, recall-weighted training."""

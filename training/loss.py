@@ -1,0 +1,36 @@
+"""Recall-focused loss: weighted L1 inside nuclei, asymmetric, plus uncertainty NLL."""
+
+from __future__ import annotations
+
+import torch
+
+from training.config import LossSection
+
+
+def recall_weighted_l1(
+    pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, cfg: LossSection
+) -> torch.Tensor:
+    """Pixel weight 1 in background and W in nuclei; under-prediction in nuclei x under_factor."""
+    err = pred - target
+    weight = 1.0 + (cfg.nucleus_weight - 1.0) * mask
+    weight = weight * torch.where((mask > 0) & (err < 0), cfg.under_factor, 1.0)
+    return (weight * err.abs()).sum() / weight.sum()
+
+
+def laplace_nll(pred: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Laplace NLL for the uncertainty head; the mean is detached so only sigma learns here."""
+    return (torch.abs(pred.detach() - target) / sigma + torch.log(sigma)).mean()
+
+
+def total_loss(
+    pred: torch.Tensor,
+    sigma: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    cfg: LossSection,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    pix = recall_weighted_l1(pred, target, mask, cfg)
+    nll = laplace_nll(pred, target, sigma)
+    loss = pix + cfg.nll_weight * nll
+    stats = {"loss": float(loss.detach()), "pixel": float(pix.detach()), "nll": float(nll.detach())}
+    return loss, stats
