@@ -13,42 +13,21 @@ from types import FrameType
 import click
 
 from edge.client import Subscriber
+from edge.cliutil import AgluGroup, setup_logging
 from edge.config import EdgeConfig, load_config, parse_config
 from edge.daemon import Daemon
-from edge.errors import AgluError
 from edge.printer import receive
 
 logger = logging.getLogger("edge")
 
 
-def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-class _Cli(click.Group):
-    """One readable line and a non-zero exit for AGLU errors; --debug shows the traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except AgluError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Cli)
+@click.group(cls=AgluGroup)
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """AGLU edge: virtual staining beside Micro-Manager, streamed over ZeroMQ."""
     ctx.obj = {"debug": debug}
-    _setup_logging(debug)
+    setup_logging(debug)
 
 
 def _run_daemon(cfg: EdgeConfig, until: threading.Event | None = None) -> Daemon:

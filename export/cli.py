@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
 
-from edge.errors import AgluError
+from edge.cliutil import AgluCommand, setup_logging
 
 
-@click.command()
+@click.command(cls=AgluCommand)
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("exported"), show_default=True
@@ -35,20 +33,9 @@ def main(
     """Export CHECKPOINT to OUT/NAME.onnx and OUT/NAME.int8.onnx, each with its model card."""
     from export.pipeline import ExportOptions, run_export, summary_rows
 
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("onnx_ir").setLevel(logging.DEBUG if debug else logging.WARNING)
+    setup_logging(debug)
     opts = ExportOptions(calibration_frames, parity_frames, side_px, fp32_only)
-    try:
-        result = run_export(checkpoint, out_dir, opts)
-    except AgluError as exc:
-        if debug:
-            raise
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+    result = run_export(checkpoint, out_dir, opts)
     click.echo(f"fp32: {result.fp32}\nint8: {result.int8}\nhalo: {result.halo_px} px")
     for name, value in summary_rows(result.parity):
         click.echo(f"  {name:<32} {value}")

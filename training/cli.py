@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from pathlib import Path
 
 import click
 
-from edge.errors import AgluError
+from edge.cliutil import AgluGroup, setup_logging
 
 
-class _Cli(click.Group):
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except AgluError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                raise
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-
-@click.group(cls=_Cli)
+@click.group(cls=AgluGroup)
 @click.option("--debug", is_flag=True)
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
     """Train and evaluate AGLU virtual-staining models."""
     ctx.obj = {"debug": debug}
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO,
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(debug)
 
 
 @main.command()

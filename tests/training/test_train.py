@@ -43,3 +43,18 @@ def test_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
     bad.write_bytes(b"garbage")
     with pytest.raises(ModelError, match="not a readable checkpoint"):
         load_checkpoint(bad)
+
+
+def test_cli_bad_recipe_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[optim]\nsteps = -3\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "training.cli", "fit", str(recipe)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "optim.steps" in r.stderr and "Traceback" not in r.stderr
