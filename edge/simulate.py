@@ -4,20 +4,26 @@ Pure numpy and deterministic from a seed. It lives in ``edge`` (not ``training``
 because both the daemon's simulated source and the training data use it, and
 ``edge`` must not import ``training``.
 
-Physical model, per cell (all lengths in um, converted with ``pixel_size_um``):
+Physical model, per cell (lengths in um, converted with ``pixel_size_um``):
+- Cells are placed at a density drawn from ``density_cells_per_10k_um2``
+  (sparse to confluent); cell bodies may touch and overlap, nuclei may not.
 - The cell body is an elliptical dome of height ``t_cell`` and refractive index
-  ``n_cytoplasm`` in a medium of index ``n_medium``; the nucleus is an inner
-  elliptical dome of height ``t_nuc`` and index ``n_nucleus``; 1-3 nucleoli are
-  small domes of index ``n_nucleolus``. Optical path difference:
-  ``OPD = (n_cyto - n_med) h_cell + (n_nuc - n_cyto) h_nuc + (n_nucleolus - n_nuc) h_nucleolus``
-  and phase ``= 2 pi OPD / wavelength``, blurred by the imaging PSF, plus a
-  background tilt and Gaussian phase noise.
+  ``n_cytoplasm`` in a medium of index ``n_medium``; the nucleus is an inner dome
+  of height ``0.7 t_cell`` and index ``n_nucleus``; 1-3 nucleoli are small domes
+  of index ``n_nucleolus``. Chromatin (DNA plus histones) adds
+  ``dna_ri_increment`` per unit of DNA density: at ~12 mg/mL DNA and about as
+  much histone mass, with the specific refraction increment 0.18 mL/g, a
+  typical nucleus gains ~0.004. This dry-mass coupling is what lets phase
+  predict DNA, and why faint (DNA-poor) nuclei are harder to see in QPI.
+  ``OPD = sum (n_i - n_outer) h_i``, ``phase = 2 pi OPD / wavelength``, blurred
+  by the imaging PSF, plus a background tilt and Gaussian phase noise.
 - DNA density fills the nucleus with chromatin texture (smoothed noise), is low
-  in nucleoli, and scales with a per-nucleus brightness: a ``faint_fraction``
-  of nuclei at ``faint_brightness`` of typical, and a ``mitotic_fraction``
-  condensed (smaller, brighter, denser) nuclei. DAPI photo-electrons = density
-  blurred by a Gaussian PSF times ``peak_photons`` plus background, then
-  Poisson shot noise and Gaussian read noise (Poisson-Gaussian camera model).
+  in nucleoli, and scales with a per-nucleus amount: ``faint_fraction`` of
+  nuclei at ``faint_brightness`` of typical, ``mitotic_fraction`` condensed
+  (smaller, thicker, 2-3x denser) nuclei, the rest log-normal around 1. DAPI
+  photo-electrons = projected DNA blurred by a Gaussian PSF times
+  ``peak_photons`` plus background, then Poisson shot noise and Gaussian read
+  noise (Poisson-Gaussian camera model).
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ class SimulationConfig:
     cell_radius_um: tuple[float, float] = (7.0, 14.0)
     cell_thickness_um: tuple[float, float] = (3.0, 6.0)
     nucleus_radius_fraction: tuple[float, float] = (0.40, 0.60)
-    density_cells_per_10k_um2: tuple[float, float] = (1.0, 12.0)
+    density_cells_per_10k_um2: tuple[float, float] = (1.0, 25.0)
+    dna_ri_increment: float = 0.004
     faint_fraction: float = 0.15
     faint_brightness: tuple[float, float] = (0.05, 0.15)
     mitotic_fraction: float = 0.05
@@ -109,32 +116,45 @@ class _Canvas:
         self.brightness: list[float] = []
 
 
-def _centres(
-    cfg: SimulationConfig, rng: np.random.Generator, n_cells: int
-) -> list[tuple[float, float]]:
-    """Cell centres, rejecting overlaps closer than one minimal cell radius."""
-    min_dist_px = cfg.cell_radius_um[0] / cfg.pixel_size_um
-    centres: list[tuple[float, float]] = []
+@dataclass(frozen=True, slots=True)
+class _Cell:
+    cy: float
+    cx: float
+    r_cell_px: float
+    r_nuc_px: float
+    mitotic: bool
+
+
+def _place_cells(cfg: SimulationConfig, rng: np.random.Generator, n_cells: int) -> list[_Cell]:
+    """Cells at random positions; a candidate whose nucleus would touch another is rejected."""
+    cells: list[_Cell] = []
     for _ in range(n_cells * 20):
-        if len(centres) == n_cells:
+        if len(cells) == n_cells:
             break
+        mitotic = bool(rng.random() < cfg.mitotic_fraction)
+        r_cell = rng.uniform(*cfg.cell_radius_um) / cfg.pixel_size_um
+        r_nuc = r_cell * rng.uniform(*cfg.nucleus_radius_fraction) * (0.6 if mitotic else 1.0)
         cy, cx = rng.uniform(0, cfg.height_px), rng.uniform(0, cfg.width_px)
-        if all((cy - y) ** 2 + (cx - x) ** 2 >= min_dist_px**2 for y, x in centres):
-            centres.append((cy, cx))
-    return centres
+        if all(
+            (cy - c.cy) ** 2 + (cx - c.cx) ** 2 >= (1.3 * (r_nuc + c.r_nuc_px)) ** 2 for c in cells
+        ):
+            cells.append(_Cell(cy, cx, r_cell, r_nuc, mitotic))
+    return cells
 
 
-def _add_cell(
-    cv: _Canvas, cfg: SimulationConfig, rng: np.random.Generator, cy: float, cx: float
-) -> None:
-    px = cfg.pixel_size_um
-    mitotic = rng.random() < cfg.mitotic_fraction
-    r_cell = rng.uniform(*cfg.cell_radius_um) / px
+def _brightness(cfg: SimulationConfig, rng: np.random.Generator, mitotic: bool) -> float:
+    if mitotic:
+        return float(rng.uniform(2.0, 3.0))
+    if rng.random() < cfg.faint_fraction:
+        return float(rng.uniform(*cfg.faint_brightness))
+    return float(np.clip(rng.lognormal(0.0, 0.25), 0.4, 2.0))
+
+
+def _add_cell(cv: _Canvas, cfg: SimulationConfig, rng: np.random.Generator, cell: _Cell) -> None:
+    cy, cx, r_cell, r_nuc = cell.cy, cell.cx, cell.r_cell_px, cell.r_nuc_px
     ecc = rng.uniform(0.7, 1.0)
     angle = rng.uniform(0, np.pi)
-    t_cell = rng.uniform(*cfg.cell_thickness_um) * (1.4 if mitotic else 1.0)
-    frac = rng.uniform(*cfg.nucleus_radius_fraction) * (0.6 if mitotic else 1.0)
-    r_nuc = r_cell * frac
+    t_cell = rng.uniform(*cfg.cell_thickness_um) * (1.4 if cell.mitotic else 1.0)
     half = int(np.ceil(r_cell)) + 2
     y0, y1 = max(0, int(cy) - half), min(cfg.height_px, int(cy) + half + 1)
     x0, x1 = max(0, int(cx) - half), min(cfg.width_px, int(cx) + half + 1)
@@ -142,27 +162,23 @@ def _add_cell(
         return
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
     h_cell = t_cell * _dome(yy, xx, cy, cx, r_cell * ecc, r_cell, angle)
-    off = rng.normal(0, 0.15 * (r_cell - r_nuc), size=2)
+    off = rng.normal(0, 0.1 * max(r_cell - r_nuc, 0.0), size=2)
     ny, nx = cy + off[0], cx + off[1]
     nuc = _dome(yy, xx, ny, nx, r_nuc * rng.uniform(0.75, 1.0), r_nuc, rng.uniform(0, np.pi))
     h_nuc = 0.7 * t_cell * nuc
     opd = (cfg.n_cytoplasm - cfg.n_medium) * h_cell + (cfg.n_nucleus - cfg.n_cytoplasm) * h_nuc
-    dna = np.sqrt(nuc)  # chromatin fills the nuclear volume, flat-topped in projection
-    if not mitotic:
+    depletion = np.ones_like(nuc)
+    if not cell.mitotic:
         for _ in range(rng.integers(1, 4)):
             r = r_nuc * rng.uniform(0.12, 0.22)
             oy, ox = rng.normal(0, 0.3 * r_nuc, size=2)
             nucleolus = _dome(yy, xx, ny + oy, nx + ox, r, r, 0.0) * (nuc > 0)
             opd += (cfg.n_nucleolus - cfg.n_nucleus) * 0.5 * t_cell * nucleolus
-            dna *= 1.0 - 0.6 * nucleolus  # nucleoli are DNA-poor: dark in DAPI
-    if mitotic:
-        brightness = rng.uniform(2.0, 3.0)
-    elif rng.random() < cfg.faint_fraction:
-        brightness = rng.uniform(*cfg.faint_brightness)
-    else:
-        brightness = float(np.clip(rng.lognormal(0.0, 0.25), 0.4, 2.0))
+            depletion *= 1.0 - 0.6 * nucleolus  # nucleoli are DNA-poor: dark in DAPI
+    brightness = _brightness(cfg, rng, cell.mitotic)
+    t_ref = 0.7 * float(np.mean(cfg.cell_thickness_um))
     cv.opd_um[y0:y1, x0:x1] += opd
-    cv.dna[y0:y1, x0:x1] += brightness * dna
+    cv.dna[y0:y1, x0:x1] += brightness * (h_nuc / t_ref) * depletion
     cv.brightness.append(brightness)
     cv.labels[y0:y1, x0:x1][nuc > 0] = len(cv.brightness)
 
@@ -174,12 +190,15 @@ def simulate_pair(cfg: SimulationConfig, seed: int) -> SimulatedPair:
     density = rng.uniform(*cfg.density_cells_per_10k_um2)
     n_cells = max(1, round(density * area_um2 / 1e4))
     cv = _Canvas(cfg)
-    for cy, cx in _centres(cfg, rng, n_cells):
-        _add_cell(cv, cfg, rng, cy, cx)
+    for cell in _place_cells(cfg, rng, n_cells):
+        _add_cell(cv, cfg, rng, cell)
     texture = gaussian_blur(rng.standard_normal(cv.dna.shape).astype(np.float32), 1.5)
     dna = cv.dna * np.clip(1.0 + 0.8 * texture, 0.2, None)
+    # Chromatin dry mass: DNA density (in units of a typical nucleus) times nuclear thickness.
+    t_ref = 0.7 * float(np.mean(cfg.cell_thickness_um))
+    opd_um = cv.opd_um + cfg.dna_ri_increment * t_ref * dna
 
-    phase = (2.0 * np.pi / cfg.wavelength_um) * cv.opd_um
+    phase = (2.0 * np.pi / cfg.wavelength_um) * opd_um
     phase = gaussian_blur(phase.astype(np.float32), cfg.qpi_psf_sigma_um / cfg.pixel_size_um)
     ty, tx = rng.uniform(-cfg.max_tilt_rad, cfg.max_tilt_rad, size=2)
     yy = np.linspace(-0.5, 0.5, cfg.height_px, dtype=np.float32)[:, None]

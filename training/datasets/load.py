@@ -1,0 +1,55 @@
+"""One entry point: the data section of a recipe -> validated raw pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from edge.simulate import SimulationConfig, simulate_pair
+from training.datasets.base import DataError, ImagePair, make_pair
+
+
+def simulated_pairs(sim: SimulationConfig, n: int, seed: int) -> list[ImagePair]:
+    out = []
+    for i in range(n):
+        p = simulate_pair(sim, seed + i)
+        out.append(
+            ImagePair(
+                p.qpi_rad,
+                p.dapi_e,
+                f"simulated seed {seed + i}",
+                p.nuclei_labels,
+                p.nucleus_brightness,
+            )
+        )
+    return out
+
+
+def _reader(source: str, path: Path) -> Callable[[Path, tuple[str, str]], list[Any]]:
+    if source == "tiff":
+        from training.datasets.tiff import read_tiff_folder
+
+        return read_tiff_folder
+    if source == "omezarr":
+        from training.datasets.omezarr import read_omezarr
+
+        return read_omezarr
+    if source == "ndtiff":
+        from training.datasets.ndtiff import read_ndtiff
+
+        return read_ndtiff
+    raise DataError(str(path), f"unknown data source {source!r}")
+
+
+def load_pairs(
+    source: str, path: Path, channels: tuple[str, str], min_side_px: int
+) -> list[ImagePair]:
+    """Read every pair from a folder of (OME-)TIFF, an OME-Zarr, or an NDTiff dataset."""
+    read = _reader(source, path)
+    if not path.exists():
+        raise DataError(str(path), "does not exist")
+    raw = read(path, channels)
+    if not raw:
+        raise DataError(str(path), "no image pairs found")
+    return [make_pair(q, d, origin, min_side_px) for q, d, origin in raw]
