@@ -55,11 +55,3 @@ def stamp_card(path: Path, card: ModelCard) -> None:
     entry.key, entry.value = CARD_KEY, json.dumps(card.model_dump(mode="json"))
     model.producer_name = "aglu-export"
     onnx.save(model, str(path))
-
-
-def conv_node_names(path: Path) -> list[str]:
-    """Conv node names in graph order (first and last stay fp32 in int8)."""
-    import onnx
-
-    model: Any = onnx.load(str(path))
-    return [n.name for n in model.graph.node if n.op_type == "Conv"]

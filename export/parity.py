@@ -13,7 +13,8 @@ import torch
 
 from edge.model import SessionConfig, load_model
 from edge.stainer import Stainer
-from training.metrics import nucleus_recall, pearson_r, psnr_db
+from training.instances import match, relabel, segment_nuclei
+from training.metrics import pearson_r, psnr_db
 
 F32 = npt.NDArray[np.float32]
 
@@ -37,10 +38,13 @@ def measure(
     fp32: Path,
     int8: Path | None,
     frames: Sequence[F32],
-    targets: Sequence[F32],
     labels: Sequence[npt.NDArray[np.int32]],
 ) -> Parity:
-    """Frames are normalised, stride-multiple (H, W); int8 None: fp32-only export."""
+    """Frames are normalised, stride-multiple (H, W); ``labels`` the true nuclei.
+
+    Recall is IoU >= 0.5 matched detection recall (``training.instances``).
+    ``int8`` None: fp32-only export.
+    """
     with torch.no_grad():
         ref = [model(torch.from_numpy(f)[None, None])[0][0, 0].numpy() for f in frames]
     out32 = _run(fp32, frames)
@@ -48,11 +52,11 @@ def measure(
     out8 = _run(int8, frames) if int8 is not None else out32
 
     def recall(outs: list[F32]) -> float:
-        return float(
-            np.concatenate(
-                [nucleus_recall(o, t, lab) for o, t, lab in zip(outs, targets, labels, strict=True)]
-            ).mean()
-        )
+        hits = [
+            match(relabel(lab), segment_nuclei(o)).true_matched
+            for o, lab in zip(outs, labels, strict=True)
+        ]
+        return float(np.concatenate(hits).mean())
 
     a, b = np.stack(out32), np.stack(out8)
     return Parity(max_abs, pearson_r(b, a), psnr_db(b, a), recall(out32), recall(out8))

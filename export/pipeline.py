@@ -7,23 +7,23 @@ import json
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import torch
 
 from edge.card import CARD_FORMAT, CARD_VERSION, ModelCard
 from edge.errors import AgluError
-from edge.simulate import SimulationConfig
 from export.onnx_graph import INPUT_NAME, OUTPUT_NAMES, export_fp32, stamp_card
 from export.parity import Parity, check_stainer, measure
 from export.quantize import quantize_int8
 from export.receptive import measure_halo_px
 from training.config import TrainConfig
-from training.data import simulated_fields
+from training.data import Fields, Split, build_fields
+from training.evaluate import true_instances
 from training.train import load_checkpoint
 
 logger = logging.getLogger(__name__)
-CALIBRATION_SEED_OFFSET = 3_000_000  # disjoint from train, val and held-out evaluation
-PARITY_SEED_OFFSET = 4_000_000
 
 
 class ParityGateError(AgluError):
@@ -56,6 +56,16 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def _describe_data(cfg: TrainConfig) -> str:
+    d = cfg.data
+    if d.source == "simulated":
+        return (
+            f"simulated paired QPI/DAPI (edge.simulate): {d.train_fields} fields of "
+            f"{d.field_px} px, seed {d.seed}"
+        )
+    return f"{d.source} data at {d.path}: {d.input_channel} -> {d.target_channel}"
+
+
 def build_card(
     model: torch.nn.Module,
     cfg: TrainConfig,
@@ -64,6 +74,7 @@ def build_card(
     metrics: dict[str, float],
 ) -> ModelCard:
     """The card the edge validates; built from a plain mapping so pydantic checks every field."""
+    simulated = cfg.data.source == "simulated"
     return ModelCard.model_validate(
         {
             "format": CARD_FORMAT,
@@ -93,12 +104,22 @@ def build_card(
             },
             "stride_px": int(getattr(model, "stride_px", 1)),
             "halo_px": halo_px,
-            "pixel_size_um": SimulationConfig().pixel_size_um,  # what the simulated data used
-            "dataset": f"{cfg.data.source} paired QPI/DAPI ({cfg.data.train_fields} fields of "
-            f"{cfg.data.field_px} px, seed {cfg.data.seed})",
+            "pixel_size_um": cfg.simulation.pixel_size_um if simulated else None,
+            "dataset": _describe_data(cfg),
             "metrics": metrics,
         }
     )
+
+
+def _frames(cfg: TrainConfig, split: Split, n: int, side_px: int) -> Fields:
+    """Calibration comes from the training split, parity from the held-out test split."""
+    data = cfg.data.model_copy(update={"field_px": side_px})
+    return build_fields(cfg.model_copy(update={"data": data}), split, n_simulated=n)
+
+
+def _crop(image: Any, stride: int) -> Any:
+    h, w = (s // stride * stride for s in image.shape)
+    return np.ascontiguousarray(image[:h, :w])
 
 
 def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportResult:
@@ -106,21 +127,25 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     out_dir.mkdir(parents=True, exist_ok=True)
     stride = int(getattr(model, "stride_px", 1))
     side = max(stride, (opts.side_px // stride) * stride)
-    data = cfg.data.model_copy(update={"field_px": side})
     fp32 = out_dir / f"{cfg.name}.onnx"
     export_fp32(model, fp32, stride)
     halo = measure_halo_px(model, stride)
     int8: Path | None = None
     if not opts.fp32_only:
-        calib = simulated_fields(data, opts.calibration_frames, CALIBRATION_SEED_OFFSET)
+        calib = _frames(cfg, "train", opts.calibration_frames, side)
         int8 = out_dir / f"{cfg.name}.int8.onnx"
-        quantize_int8(fp32, int8, list(calib.qpi))
-    held = simulated_fields(data, opts.parity_frames, PARITY_SEED_OFFSET)
+        quantize_int8(fp32, int8, [_crop(q, stride) for q in calib.qpi])
+    held = _frames(cfg, "test", opts.parity_frames, side)
+    frames = [_crop(q, stride) for q in held.qpi]
+    truths = [
+        _crop(true_instances(lab, b, d)[0], stride)
+        for lab, b, d in zip(held.labels, held.brightness, held.dapi, strict=True)
+    ]
     # Temporary cards so the edge loader accepts the files for the parity run.
     stamp_card(fp32, build_card(model, cfg, "fp32", halo, {}))
     if int8 is not None:
         stamp_card(int8, build_card(model, cfg, "int8", halo, {}))
-    parity = measure(model, fp32, int8, list(held.qpi), list(held.dapi), list(held.labels))
+    parity = measure(model, fp32, int8, frames, truths)
     metrics = {k: float(f"{v:.6g}") for k, v in asdict(parity).items()}
     stamp_card(fp32, build_card(model, cfg, "fp32", halo, metrics))
     check_stainer(fp32, held.qpi[0])

@@ -10,7 +10,8 @@ TINY_RECIPE = {
     "name": "tiny",
     "data": {"field_px": 64, "crop_px": 64, "train_fields": 4, "val_fields": 2},
     "model": {"encoder_widths": [4, 8, 8], "latent_channels": 4, "translator_width": 8},
-    "optim": {"steps": 8, "batch_size": 2, "lr": 1e-3},
+    "stages": {"vae_steps": 4, "translator_steps": 4, "joint_steps": 4},
+    "optim": {"batch_size": 2, "lr": 1e-3, "checkpoint_every": 2},
 }
 
 

@@ -6,10 +6,12 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.errors import ConfigError
+from edge.simulate import SimulationConfig
 
 
 class _Section(BaseModel):
@@ -17,14 +19,35 @@ class _Section(BaseModel):
 
 
 class DataSection(_Section):
-    source: str = "simulated"
-    field_px: int = Field(256, ge=32)
+    source: Literal["simulated", "tiff", "omezarr", "ndtiff"] = "simulated"
+    path: Path | None = Field(None, description="folder/store for tiff, omezarr, ndtiff")
+    input_channel: str = "QPI"
+    target_channel: str = "DAPI"
+    field_px: int = Field(256, ge=32, description="simulated field side")
+    train_fields: int = Field(64, ge=1, description="simulated training fields")
+    val_fields: int = Field(8, ge=1, description="simulated validation fields")
+    val_fraction: float = Field(0.1, gt=0, lt=1, description="real data held out for validation")
     crop_px: int = Field(128, ge=32)
-    train_fields: int = Field(64, ge=1)
-    val_fields: int = Field(8, ge=1)
     seed: int = 0
     low_percentile: float = Field(1.0, ge=0, le=100)
     high_percentile: float = Field(99.8, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _path_for_real_data(self) -> DataSection:
+        if self.source != "simulated" and self.path is None:
+            raise ValueError(f"source {self.source!r} needs data.path")
+        if self.crop_px % 32:
+            raise ValueError(
+                f"crop_px must be a multiple of 32 (the model stride), got {self.crop_px}"
+            )
+        return self
+
+
+class AugmentSection(_Section):
+    flips: bool = True
+    intensity_scale: tuple[float, float] = (0.9, 1.1)
+    intensity_shift: float = Field(0.05, ge=0)
+    noise_std: float = Field(0.01, ge=0)
 
 
 class ModelSection(_Section):
@@ -36,31 +59,39 @@ class ModelSection(_Section):
 class LossSection(_Section):
     nucleus_weight: float = Field(20.0, ge=1.0, description="W: pixel weight inside nuclei")
     under_factor: float = Field(2.0, ge=1.0, description="extra cost of under-prediction in nuclei")
-    nll_weight: float = Field(
-        0.1, ge=0.0, description="weight of the uncertainty (Laplace NLL) term"
-    )
+    nll_weight: float = Field(0.1, ge=0.0, description="uncertainty (Laplace NLL) term")
+    kl_weight: float = Field(1e-4, ge=0.0, description="KL of the VAE posteriors")
+    latent_weight: float = Field(1.0, ge=0.0, description="translator latent L1 term")
+
+
+class StagesSection(_Section):
+    vae_steps: int = Field(1000, ge=0)
+    translator_steps: int = Field(1000, ge=0)
+    joint_steps: int = Field(1000, ge=0)
 
 
 class OptimSection(_Section):
-    steps: int = Field(1500, ge=1)
     batch_size: int = Field(8, ge=1)
     lr: float = Field(2e-3, gt=0)
-    time_limit_s: float = Field(0.0, ge=0, description="stop early after this wall time (0: none)")
     seed: int = 0
     threads: int = Field(0, ge=0, description="torch CPU threads (0: one per core)")
+    amp: Literal["auto", "on", "off"] = "auto"  # auto: bf16 autocast on CUDA only
+    checkpoint_every: int = Field(250, ge=1)
 
 
 class TrainConfig(_Section):
     name: str = "aglu"
     data: DataSection = DataSection()
+    simulation: SimulationConfig = SimulationConfig()
+    augment: AugmentSection = AugmentSection()
     model: ModelSection = ModelSection()
     loss: LossSection = LossSection()
+    stages: StagesSection = StagesSection()
     optim: OptimSection = OptimSection()
 
     def sha256(self) -> str:
-        return hashlib.sha256(
-            json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
-        ).hexdigest()
+        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def parse_train_config(data: dict[str, object], origin: str) -> TrainConfig:
@@ -68,7 +99,7 @@ def parse_train_config(data: dict[str, object], origin: str) -> TrainConfig:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
+        where = ".".join(str(p) for p in err["loc"]) or "recipe"
         raise ConfigError(f"{origin}: field '{where}'", err["msg"]) from None
 
 

@@ -1,4 +1,4 @@
-"""Recall-focused loss: weighted L1 inside nuclei, asymmetric, plus uncertainty NLL."""
+"""Losses: recall-weighted pixel L1 (asymmetric), Laplace NLL for sigma, latent L1, KL."""
 
 from __future__ import annotations
 
@@ -22,15 +22,22 @@ def laplace_nll(pred: torch.Tensor, target: torch.Tensor, sigma: torch.Tensor) -
     return (torch.abs(pred.detach() - target) / sigma + torch.log(sigma)).mean()
 
 
-def total_loss(
+def dapi_terms(
     pred: torch.Tensor,
     sigma: torch.Tensor,
     target: torch.Tensor,
     mask: torch.Tensor,
     cfg: LossSection,
-) -> tuple[torch.Tensor, dict[str, float]]:
-    pix = recall_weighted_l1(pred, target, mask, cfg)
-    nll = laplace_nll(pred, target, sigma)
-    loss = pix + cfg.nll_weight * nll
-    stats = {"loss": float(loss.detach()), "pixel": float(pix.detach()), "nll": float(nll.detach())}
+) -> dict[str, torch.Tensor]:
+    """The pixel-space terms every stage that decodes DAPI uses."""
+    return {
+        "pixel": recall_weighted_l1(pred, target, mask, cfg),
+        "nll": cfg.nll_weight * laplace_nll(pred, target, sigma),
+    }
+
+
+def total(terms: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+    loss = torch.stack(list(terms.values())).sum()
+    stats = {k: float(v.detach()) for k, v in terms.items()}
+    stats["loss"] = float(loss.detach())
     return loss, stats

@@ -1,32 +1,52 @@
-"""The training loop: simulated pairs -> AGLU, recall-weighted, checkpointed with its recipe."""
+"""Staged, resumable training: VAEs -> translator -> joint; checkpoints carry the recipe.
+
+Each stage writes ``stage-NAME.pt`` (model, optimizer, scheduler, RNG states,
+history) every ``checkpoint_every`` steps, on Ctrl-C and at its end; a rerun
+skips finished stages and resumes an unfinished one where it stopped. The final
+``NAME.pt`` holds the weights and the resolved recipe, for export/evaluation.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from training import distributed, plots
 from training.config import TrainConfig
-from training.data import PairedFields, random_batch, simulated_fields
-from training.loss import total_loss
+from training.data import Fields, build_fields, random_batch
+from training.loss import total
 from training.models import AGLU
+from training.stages import STAGES, Stage, StageLoss
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class FitResult:
-    checkpoint: Path
+class StageResult:
+    name: str
     steps: int
     final_loss: float
     val_loss: float
+    resumed_from: int
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    checkpoint: Path
+    stages: tuple[StageResult, ...]
     wall_s: float
+    interrupted: bool = False
 
 
 def build_model(cfg: TrainConfig) -> AGLU:
@@ -34,68 +54,207 @@ def build_model(cfg: TrainConfig) -> AGLU:
     return AGLU(m.encoder_widths, m.latent_channels, m.translator_width)
 
 
-def _val_loss(model: AGLU, val: PairedFields, cfg: TrainConfig) -> float:
+def _save(obj: dict[str, Any], path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)  # atomic: a crash never leaves a half-written checkpoint
+
+
+def _autocast(cfg: TrainConfig, device: torch.device) -> Any:
+    on = cfg.optim.amp == "on" or (cfg.optim.amp == "auto" and device.type == "cuda")
+    if on and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _val_loss(
+    stage: Stage, model: AGLU, val: Fields, cfg: TrainConfig, device: torch.device
+) -> float:
+    """Stage loss on fixed top-left crops of every validation field, all modules in eval mode."""
+    c = cfg.data.crop_px
+    was = {m: m.training for m in model.modules()}
     model.eval()
-    side = (min(val.qpi.shape[1:]) // AGLU.stride_px) * AGLU.stride_px
     with torch.no_grad():
-        x = torch.from_numpy(val.qpi[:, None, :side, :side])
-        y = torch.from_numpy(val.dapi[:, None, :side, :side])
-        mk = torch.from_numpy(val.mask[:, None, :side, :side])
-        pred, sigma = model(x)
-        loss, _ = total_loss(pred, sigma, y, mk, cfg.loss)
-    model.train()
+        batch = [
+            torch.from_numpy(np.stack([a[:c, :c] for a in arrs])[:, None]).to(device)
+            for arrs in (val.qpi, val.dapi, val.mask)
+        ]
+        loss, _ = total(stage.loss(model, (batch[0], batch[1], batch[2]), cfg.loss))
+    for m, t in was.items():
+        m.train(t)
     return float(loss)
 
 
-def fit(cfg: TrainConfig, out_dir: Path, progress: bool = True) -> FitResult:
-    """Train for ``cfg.optim.steps`` (or the time limit); write checkpoint + resolved recipe."""
+def _figures(
+    stage: Stage,
+    model: AGLU,
+    val: Fields,
+    history: list[dict[str, float]],
+    out_dir: Path,
+    device: torch.device,
+) -> None:
+    plots.loss_curve(history, out_dir / f"{stage.name}-loss.png", f"stage {stage.name}")
+    model.eval()
+    rows = []
+    with torch.no_grad():
+        for i in range(min(3, len(val.qpi))):
+            h, w = (s // AGLU.stride_px * AGLU.stride_px for s in val.qpi[i].shape)
+            q, d = (
+                torch.from_numpy(np.ascontiguousarray(a[:h, :w]))[None, None].to(device)
+                for a in (val.qpi[i], val.dapi[i])
+            )
+            # After the VAE stage the translator is untrained: show the DAPI VAE's reconstruction.
+            pred, sigma = (
+                model.split_output(model.dapi_vae(d)[0]) if stage.name == "vae" else model(q)
+            )
+            rows.append(
+                (
+                    val.qpi[i][:h, :w],
+                    val.dapi[i][:h, :w],
+                    pred[0, 0].float().cpu().numpy(),
+                    sigma[0, 0].float().cpu().numpy(),
+                )
+            )
+    third = "DAPI VAE reconstruction" if stage.name == "vae" else "predicted DAPI"
+    title = f"after stage {stage.name}"
+    plots.sample_panel(rows, out_dir / f"{stage.name}-samples.png", title, third)
+
+
+def run_stage(
+    stage: Stage,
+    steps: int,
+    model: AGLU,
+    data: tuple[Fields, Fields],
+    cfg: TrainConfig,
+    out_dir: Path,
+    rt: distributed.Runtime,
+    progress: bool,
+    stop_after: int | None = None,
+) -> StageResult | None:
+    """Train one stage; None when ``stop_after`` interrupted it (checkpoint saved)."""
+    train, val = data
+    path = out_dir / f"stage-{stage.name}.pt"
+    params = stage.prepare(model)
+    opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.optim.lr, total_steps=steps)
+    rng = np.random.default_rng([cfg.optim.seed, rt.rank, STAGES.index(stage)])
+    start, history = 0, []
+    if path.exists():
+        state = torch.load(path, map_location=rt.device, weights_only=True)
+        model.load_state_dict(state["model"])
+        start, history = state["step"], state["history"]
+        if state["done"]:
+            logger.info("stage %s already done (%d steps): skipped", stage.name, start)
+            return StageResult(stage.name, start, history[-1]["loss"], state["val_loss"], start)
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        logger.info("stage %s: resuming at step %d of %d", stage.name, start, steps)
+    net: torch.nn.Module = StageLoss(model, stage, cfg.loss)
+    if rt.world_size > 1:
+        net = DistributedDataParallel(
+            net, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
+        )
+
+    def save(step: int, done: bool, val_loss: float = float("nan")) -> None:
+        if rt.main:
+            _save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "step": step,
+                    "history": history,
+                    "done": done,
+                    "val_loss": val_loss,
+                },
+                path,
+            )
+
+    bar = tqdm(
+        range(start, steps),
+        initial=start,
+        total=steps,
+        desc=f"{cfg.name}: {stage.name}",
+        disable=not (progress and rt.main),
+    )
+    step = start
+    try:
+        for step in bar:
+            if stop_after is not None and step - start >= stop_after:
+                save(step, done=False)
+                return None
+            batch = random_batch(train, cfg.optim.batch_size, cfg.data.crop_px, rng, cfg.augment)
+            x, y, m = (torch.from_numpy(a).to(rt.device) for a in batch)
+            with _autocast(cfg, rt.device):
+                loss, stats = total(net(x, y, m))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            history.append(stats)
+            bar.set_postfix(loss=f"{stats['loss']:.4f}")
+            if (step + 1) % cfg.optim.checkpoint_every == 0:
+                save(step + 1, done=False)
+    except KeyboardInterrupt:
+        save(len(history), done=False)
+        raise
+    val_loss = _val_loss(stage, model, val, cfg, rt.device)
+    save(steps, done=True, val_loss=val_loss)
+    if rt.main:
+        _figures(stage, model, val, history, out_dir, rt.device)
+    final = float(np.mean([h["loss"] for h in history[-50:]])) if history else float("nan")
+    return StageResult(stage.name, steps, final, val_loss, start)
+
+
+def fit(
+    cfg: TrainConfig, out_dir: Path, progress: bool = True, stop_after: int | None = None
+) -> FitResult:
+    """Run every stage with steps > 0; write ``NAME.pt`` and ``config.resolved.json``."""
+    rt = distributed.setup()
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(cfg.optim.seed)
+    torch.manual_seed(cfg.optim.seed + rt.rank)
     if cfg.optim.threads:
         torch.set_num_threads(cfg.optim.threads)
-    rng = np.random.default_rng(cfg.optim.seed)
-    train = simulated_fields(cfg.data, cfg.data.train_fields, seed_offset=0)
-    val = simulated_fields(cfg.data, cfg.data.val_fields, seed_offset=1_000_000)
-    model = build_model(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=cfg.optim.lr, total_steps=cfg.optim.steps
-    )
-    history: list[dict[str, float]] = []
     t0 = time.monotonic()
-    bar = tqdm(range(cfg.optim.steps), desc=f"fit {cfg.name}", disable=not progress)
-    step = 0
-    for step in bar:
-        x, y, mk = (
-            torch.from_numpy(a)
-            for a in random_batch(train, cfg.optim.batch_size, cfg.data.crop_px, rng)
+    data = (build_fields(cfg, "train"), build_fields(cfg, "val"))
+    model = build_model(cfg).to(rt.device)
+    if rt.main:
+        (out_dir / "config.resolved.json").write_text(
+            json.dumps(cfg.model_dump(mode="json"), indent=2)
         )
-        pred, sigma = model(x)
-        loss, parts = total_loss(pred, sigma, y, mk, cfg.loss)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        history.append(parts)
-        bar.set_postfix(loss=f"{parts['loss']:.4f}")
-        if cfg.optim.time_limit_s and time.monotonic() - t0 > cfg.optim.time_limit_s:
-            logger.info("time limit %.0f s reached at step %d", cfg.optim.time_limit_s, step + 1)
-            break
-    val_loss = _val_loss(model, val, cfg)
+    steps = {
+        "vae": cfg.stages.vae_steps,
+        "translator": cfg.stages.translator_steps,
+        "joint": cfg.stages.joint_steps,
+    }
+    results: list[StageResult] = []
     ckpt = out_dir / f"{cfg.name}.pt"
-    torch.save(
-        {
-            "state_dict": model.state_dict(),
-            "config": cfg.model_dump(mode="json"),
-            "steps": step + 1,
-            "history": history,
-            "val_loss": val_loss,
-        },
-        ckpt,
-    )
-    (out_dir / "config.resolved.json").write_text(json.dumps(cfg.model_dump(mode="json"), indent=2))
-    final = float(np.mean([h["loss"] for h in history[-50:]]))
-    return FitResult(ckpt, step + 1, final, val_loss, time.monotonic() - t0)
+    for stage in STAGES:
+        if steps[stage.name] == 0:
+            continue
+        res = run_stage(
+            stage, steps[stage.name], model, data, cfg, out_dir, rt, progress, stop_after
+        )
+        distributed.barrier()
+        if res is None:
+            return FitResult(ckpt, tuple(results), time.monotonic() - t0, interrupted=True)
+        results.append(res)
+    model.eval()
+    if rt.main:
+        _save(
+            {
+                "state_dict": model.state_dict(),
+                "config": cfg.model_dump(mode="json"),
+                "stages": [asdict(r) for r in results],
+            },
+            ckpt,
+        )
+    distributed.barrier()
+    return FitResult(ckpt, tuple(results), time.monotonic() - t0)
 
 
 def load_checkpoint(path: Path) -> tuple[AGLU, TrainConfig]:

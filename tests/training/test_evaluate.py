@@ -19,9 +19,19 @@ def test_onnx_and_torch_predictors_agree(tiny_checkpoint: Path, tiny_export) -> 
 
 def test_evaluation_scores_an_oracle_above_a_blind_predictor() -> None:
     """An oracle-like predictor (the QPI itself, which shows the nuclei) beats a constant."""
-    data = parse_train_config({"data": {"field_px": 64}}, "t").data
+    cfg = parse_train_config({}, "t")
     rng = np.random.default_rng(0)
-    blind = evaluate(lambda q: rng.random(q.shape).astype(np.float32), data, 3, 64)
-    seeing = evaluate(lambda q: q, data, 3, 64)
-    assert seeing["nuclei"] == blind["nuclei"] > 0
+    blind = evaluate(lambda q: rng.random(q.shape).astype(np.float32), cfg, 3, 128)
+    seeing = evaluate(lambda q: q, cfg, 3, 128)
+    assert seeing["nucleus_true"] == blind["nucleus_true"] > 0
     assert seeing["pearson_r"] > blind["pearson_r"] + 0.2
+    assert seeing["nucleus_f1"] > blind["nucleus_f1"]
+    assert seeing["oracle_recall"] == blind["oracle_recall"] > 0.9  # the metric's own ceiling
+    for key in (
+        "ssim",
+        "nucleus_precision",
+        "nucleus_f1",
+        "nucleus_faint_quartile_recall",
+        "otsu_recall",
+    ):
+        assert 0.0 <= seeing[key] <= 1.0

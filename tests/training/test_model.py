@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from training.models import AGLU
-from training.models.aglu import AttentionGate
+from training.models.blocks import AttentionGate
 
 
 @pytest.mark.parametrize(("h", "w"), [(32, 32), (64, 96)])

@@ -8,6 +8,8 @@ from edge.model import SessionConfig, default_model_path, load_model
 from training.config import load_train_config
 from training.predictors import default_recipe_path
 
+MODELS = Path(str(resources.files("edge") / "models"))
+
 
 def test_card_recipe_hash_matches_the_shipped_recipe() -> None:
     recipe = load_train_config(default_recipe_path())
@@ -17,9 +19,29 @@ def test_card_recipe_hash_matches_the_shipped_recipe() -> None:
         assert card.name == recipe.name
 
 
-def test_metrics_file_records_the_exported_parity() -> None:
+def test_card_metrics_are_the_recorded_export_parity() -> None:
     card = load_model(default_model_path("int8"), SessionConfig()).card
-    path = Path(str(resources.files("edge") / "models" / "aglu-default.metrics.json"))
-    recorded = json.loads(path.read_text())
-    assert recorded["export_parity"] == card.metrics
-    assert recorded["held_out_evaluation"]["results"]["onnx_int8"]["pearson_r"] > 0.7
+    parity = json.loads((MODELS / "aglu-default.parity.json").read_text())
+    assert parity == card.metrics
+    assert card.metrics["fp32_vs_int8_pearson_r"] >= 0.995  # the export gate
+
+
+def test_recorded_evaluation_meets_the_issue_goals() -> None:
+    """Issue 3's goals on held-out simulated fields, as recorded by `aglu-train evaluate`."""
+    report = json.loads((MODELS / "aglu-default.metrics.json").read_text())
+    int8 = report["results"]["aglu-default.int8.onnx"]
+    assert int8["pearson_r"] >= 0.90
+    assert int8["nucleus_recall"] >= 0.95
+    assert int8["nucleus_faint_quartile_recall"] >= 0.90
+
+
+def test_shipped_int8_reproduces_its_recorded_pearson() -> None:
+    """Re-evaluate on 2 of the recorded fields' seeds: same data, same model -> same number
+    within 0.03 (a 2-field subset of the 16 recorded)."""
+    from training.evaluate import evaluate
+    from training.predictors import onnx_predictor
+
+    cfg = load_train_config(default_recipe_path())
+    got = evaluate(onnx_predictor(default_model_path("int8")), cfg, 2, 256)
+    report = json.loads((MODELS / "aglu-default.metrics.json").read_text())
+    assert abs(got["pearson_r"] - report["results"]["aglu-default.int8.onnx"]["pearson_r"]) < 0.03

@@ -1,41 +1,66 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from edge.errors import ConfigError, ModelError
+from tests.conftest import TINY_RECIPE
 from training.config import load_train_config, parse_train_config
-from training.data import random_batch, simulated_fields
-from training.train import load_checkpoint
+from training.predictors import default_recipe_path
+from training.train import fit, load_checkpoint
 
 
-def test_checkpoint_round_trips_with_resolved_recipe(tiny_checkpoint: Path) -> None:
+def test_checkpoint_figures_and_resolved_recipe(tiny_checkpoint: Path) -> None:
     model, cfg = load_checkpoint(tiny_checkpoint)
-    assert not model.training  # returned in eval mode, ready for inference
-    assert cfg.name == "tiny" and cfg.model.translator_width == 8
-    assert (tiny_checkpoint.parent / "config.resolved.json").exists()
-    ckpt = torch.load(tiny_checkpoint, weights_only=True)
-    assert ckpt["steps"] == 8 and len(ckpt["history"]) == 8
+    assert cfg.name == "tiny" and not model.training
+    run = tiny_checkpoint.parent
+    assert (run / "config.resolved.json").exists()
+    for stage in ("vae", "translator", "joint"):
+        assert (run / f"stage-{stage}.pt").exists()
+        for fig in ("loss", "samples"):
+            png = run / f"{stage}-{fig}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stages = torch.load(tiny_checkpoint, weights_only=True)["stages"]
+    assert [s["name"] for s in stages] == ["vae", "translator", "joint"]
 
 
-def test_batches_are_augmented_crops_of_normalised_fields() -> None:
-    import numpy as np
-
-    cfg = parse_train_config({"data": {"field_px": 64, "crop_px": 32}}, "t").data
-    fields = simulated_fields(cfg, 2, 0)
-    x, y, m = random_batch(fields, 4, 32, np.random.default_rng(0))
-    assert x.shape == y.shape == m.shape == (4, 1, 32, 32)
-    assert set(np.unique(m)) <= {0.0, 1.0}
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> None:
+    """Stop mid-stage, rerun: the result equals an uninterrupted run bit for bit
+    (same RNG, optimiser and scheduler state restored; CPU kernels are deterministic)."""
+    cfg = parse_train_config(TINY_RECIPE, "tiny")
+    straight = fit(cfg, tmp_path / "a", progress=False)
+    part = fit(cfg, tmp_path / "b", progress=False, stop_after=3)
+    assert part.interrupted
+    resumed = fit(cfg, tmp_path / "b", progress=False)
+    assert [s.resumed_from for s in resumed.stages] == [3, 0, 0]
+    a = torch.load(straight.checkpoint, weights_only=True)["state_dict"]
+    b = torch.load(resumed.checkpoint, weights_only=True)["state_dict"]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    again = fit(cfg, tmp_path / "b", progress=False)  # everything done: all stages skipped
+    assert [s.resumed_from for s in again.stages] == [4, 4, 4]
 
 
 def test_shipped_recipe_parses() -> None:
-    cfg = load_train_config(Path(__file__).parents[2] / "training" / "recipes" / "default.toml")
-    assert cfg.name == "aglu-default"
+    cfg = load_train_config(default_recipe_path())
+    assert cfg.name == "aglu-default" and cfg.stages.joint_steps > 0
 
 
-def test_bad_recipe_field_is_named() -> None:
-    with pytest.raises(ConfigError, match=r"loss\.nucleus_weight"):
-        parse_train_config({"loss": {"nucleus_weight": 0.5}}, "recipe.toml")
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"loss": {"nucleus_weight": 0.5}}, r"loss\.nucleus_weight"),
+        ({"simulation": {"faint_fraction": 3}}, r"simulation"),
+        ({"data": {"source": "tiff"}}, r"needs data\.path"),
+        ({"data": {"crop_px": 100}}, r"multiple of 32"),
+        ({"stagez": {}}, r"stagez"),
+    ],
+)
+def test_bad_recipe_field_is_named(data: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        parse_train_config(data, "recipe.toml")
 
 
 def test_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
@@ -46,15 +71,24 @@ def test_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_bad_recipe_is_one_line_and_exit_2(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     recipe = tmp_path / "r.toml"
-    recipe.write_text("[optim]\nsteps = -3\n")
+    recipe.write_text("[stages]\nvae_steps = -3\n")
     r = subprocess.run(
         [sys.executable, "-m", "training.cli", "fit", str(recipe)],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert r.returncode == 2 and "optim.steps" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "stages.vae_steps" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_bad_data_folder_names_it(tmp_path: Path) -> None:
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'[data]\nsource = "tiff"\npath = "{tmp_path / "nope"}"\n')
+    r = subprocess.run(
+        [sys.executable, "-m", "training.cli", "fit", str(recipe), "--out", str(tmp_path / "runs")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "nope: does not exist" in r.stderr

@@ -1,0 +1,57 @@
+"""Per-stage figures: loss curves and a sample panel (QPI | true DAPI | predicted | sigma)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def loss_curve(history: list[dict[str, float]], path: Path, title: str) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    window = max(1, len(history) // 100)
+    for key in history[0] if history else []:
+        values = np.array([h[key] for h in history])
+        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(len(smooth)) + window, smooth, label=key)
+    ax.set(xlabel="step", ylabel="loss (moving mean)", title=title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def sample_panel(
+    rows: Sequence[Sequence[npt.NDArray[np.float32]]],
+    path: Path,
+    title: str,
+    third: str = "predicted DAPI",
+) -> None:
+    """Each row: (qpi, true dapi, predicted dapi, sigma); ``third`` names column three."""
+    plt = _pyplot()
+    names = ("QPI (input)", "true DAPI", third, "sigma")
+    fig, axes = plt.subplots(len(rows), 4, figsize=(12, 3 * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        vmax = float(np.percentile(row[1], 99.8))
+        for c, (img, name) in enumerate(zip(row, names, strict=True)):
+            kw = {"vmin": 0.0, "vmax": vmax} if c in (1, 2) else {}
+            axes[r, c].imshow(img, cmap="gray", **kw)
+            axes[r, c].set_axis_off()
+            if r == 0:
+                axes[r, c].set_title(name)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=70)
+    plt.close(fig)

@@ -1,0 +1,110 @@
+"""The three training stages: what each trains, and its loss.
+
+1. ``vae``: both VAEs learn to reconstruct their modality (KL-regularised; the
+   DAPI reconstruction uses the recall weighting and learns sigma).
+2. ``translator``: on frozen VAEs, map QPI latent means to DAPI latent means
+   (latent L1) and decode through the frozen DAPI decoder (recall-weighted L1).
+3. ``joint``: fine-tune the inference path (QPI encoder, translator, DAPI
+   decoder) end to end; the frozen DAPI encoder still provides latent targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from training.config import LossSection
+from training.loss import dapi_terms
+from training.models import AGLU
+from training.models.vae import kl_divergence
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qpi, dapi, mask
+LossFn = Callable[[AGLU, Batch, LossSection], dict[str, torch.Tensor]]
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    trainable: tuple[str, ...]  # attribute paths of AGLU submodules
+    loss: LossFn
+
+    def modules(self, model: AGLU) -> list[nn.Module]:
+        out = []
+        for path in self.trainable:
+            mod: nn.Module = model
+            for part in path.split("."):
+                mod = getattr(mod, part)
+            out.append(mod)
+        return out
+
+    def prepare(self, model: AGLU) -> list[nn.Parameter]:
+        """Freeze everything but this stage's modules (frozen ones in eval mode: BN fixed)."""
+        model.eval()
+        model.requires_grad_(False)
+        params: list[nn.Parameter] = []
+        for mod in self.modules(model):
+            mod.train()
+            mod.requires_grad_(True)
+            params += list(mod.parameters())
+        return params
+
+
+def _vae_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    qpi, dapi, mask = batch
+    q_rec, q_mean, q_logvar = model.qpi_vae(qpi)
+    d_out, d_mean, d_logvar = model.dapi_vae(dapi)
+    d_pred, d_sigma = model.split_output(d_out)
+    terms = dapi_terms(d_pred, d_sigma, dapi, mask, cfg)
+    terms["qpi_rec"] = (q_rec - qpi).abs().mean()
+    terms["kl"] = cfg.kl_weight * (
+        kl_divergence(q_mean, q_logvar) + kl_divergence(d_mean, d_logvar)
+    )
+    return terms
+
+
+def _latent_target(model: AGLU, dapi: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model.dapi_vae.encoder(dapi)[0]
+
+
+def _translator_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    qpi, dapi, mask = batch
+    z = model.translate(qpi)
+    pred, sigma = model.split_output(model.dapi_vae.decoder(z))
+    terms = dapi_terms(pred, sigma, dapi, mask, cfg)
+    terms["latent"] = cfg.latent_weight * (z - _latent_target(model, dapi)).abs().mean()
+    return terms
+
+
+def _joint_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    qpi, dapi, mask = batch
+    q_mean, q_logvar = model.qpi_vae.encoder(qpi)
+    z = model.translator(q_mean)
+    pred, sigma = model.split_output(model.dapi_vae.decoder(z))
+    terms = dapi_terms(pred, sigma, dapi, mask, cfg)
+    terms["latent"] = 0.1 * cfg.latent_weight * (z - _latent_target(model, dapi)).abs().mean()
+    terms["kl"] = cfg.kl_weight * kl_divergence(q_mean, q_logvar)
+    return terms
+
+
+STAGES = (
+    Stage("vae", ("qpi_vae", "dapi_vae"), _vae_loss),
+    Stage("translator", ("translator",), _translator_loss),
+    Stage("joint", ("qpi_vae.encoder", "translator", "dapi_vae.decoder"), _joint_loss),
+)
+
+
+class StageLoss(nn.Module):
+    """The stage's loss as a module, so DDP's forward (and its gradient sync) wraps it."""
+
+    def __init__(self, model: AGLU, stage: Stage, cfg: LossSection) -> None:
+        super().__init__()
+        self.model, self.stage, self.cfg = model, stage, cfg
+
+    def forward(
+        self, qpi: torch.Tensor, dapi: torch.Tensor, mask: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        return self.stage.loss(self.model, (qpi, dapi, mask), self.cfg)
