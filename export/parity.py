@@ -22,10 +22,10 @@ F32 = npt.NDArray[np.float32]
 @dataclass(frozen=True, slots=True)
 class Parity:
     torch_vs_fp32_max_abs: float
-    fp32_vs_int8_pearson_r: float
-    fp32_vs_int8_psnr_db: float
+    fp32_vs_int8_pearson_r: float | None  # None: fp32-only export
+    fp32_vs_int8_psnr_db: float | None
     recall_fp32: float
-    recall_int8: float
+    recall_int8: float | None
 
 
 def _run(path: Path, frames: Sequence[F32]) -> list[F32]:
@@ -49,7 +49,6 @@ def measure(
         ref = [model(torch.from_numpy(f)[None, None])[0][0, 0].numpy() for f in frames]
     out32 = _run(fp32, frames)
     max_abs = max(float(np.abs(a - b).max()) for a, b in zip(ref, out32, strict=True))
-    out8 = _run(int8, frames) if int8 is not None else out32
 
     def recall(outs: list[F32]) -> float:
         hits = [
@@ -58,6 +57,9 @@ def measure(
         ]
         return float(np.concatenate(hits).mean())
 
+    if int8 is None:
+        return Parity(max_abs, None, None, recall(out32), None)
+    out8 = _run(int8, frames)
     a, b = np.stack(out32), np.stack(out8)
     return Parity(max_abs, pearson_r(b, a), psnr_db(b, a), recall(out32), recall(out8))
 

@@ -146,7 +146,7 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     if int8 is not None:
         stamp_card(int8, build_card(model, cfg, "int8", halo, {}))
     parity = measure(model, fp32, int8, frames, truths)
-    metrics = {k: float(f"{v:.6g}") for k, v in asdict(parity).items()}
+    metrics = {k: float(f"{v:.6g}") for k, v in asdict(parity).items() if v is not None}
     stamp_card(fp32, build_card(model, cfg, "fp32", halo, metrics))
     check_stainer(fp32, held.qpi[0])
     if int8 is not None:
@@ -158,6 +158,8 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
 
 
 def _gate(p: Parity, opts: ExportOptions, int8: Path) -> None:
+    if p.fp32_vs_int8_pearson_r is None or p.recall_int8 is None:
+        raise ValueError("the int8 gate needs int8 parity figures")
     problems = []
     if 1.0 - p.fp32_vs_int8_pearson_r > opts.max_pearson_loss:
         problems.append(
@@ -172,9 +174,13 @@ def _gate(p: Parity, opts: ExportOptions, int8: Path) -> None:
 
 
 def summary_rows(p: Parity) -> list[tuple[str, str]]:
+    def fmt(value: float | None, spec: str) -> str:
+        return "n/a (fp32 only)" if value is None else format(value, spec)
+
     return [
         ("torch vs ORT fp32, max |diff|", f"{p.torch_vs_fp32_max_abs:.2e}"),
-        ("fp32 vs int8, Pearson r", f"{p.fp32_vs_int8_pearson_r:.5f}"),
-        ("fp32 vs int8, PSNR dB", f"{p.fp32_vs_int8_psnr_db:.1f}"),
-        ("nucleus recall fp32 / int8", f"{p.recall_fp32:.3f} / {p.recall_int8:.3f}"),
+        ("fp32 vs int8, Pearson r", fmt(p.fp32_vs_int8_pearson_r, ".5f")),
+        ("fp32 vs int8, PSNR dB", fmt(p.fp32_vs_int8_psnr_db, ".1f")),
+        ("nucleus recall fp32", f"{p.recall_fp32:.3f}"),
+        ("nucleus recall int8", fmt(p.recall_int8, ".3f")),
     ]

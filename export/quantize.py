@@ -22,6 +22,8 @@ import numpy.typing as npt
 from export.onnx_graph import INPUT_NAME
 
 FP32_MODULES = (
+    "stem",  # U-Net baseline: first conv
+    "head",  # U-Net baseline: last conv
     "qpi_vae.encoder.stem",  # first conv
     "qpi_vae.encoder.to_latent",  # produces the QPI latent
     "translator.enc0.0",  # consumes the QPI latent

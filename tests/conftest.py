@@ -32,3 +32,14 @@ def tiny_export(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory)
         calibration_frames=2, parity_frames=2, side_px=64, max_pearson_loss=1.0, max_recall_loss=1.0
     )  # tiny untrained model: no gate
     return run_export(tiny_checkpoint, tmp_path_factory.mktemp("export"), opts)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data beside the clone (CI has it; a user's fresh clone does not)."""
+    path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    if not path.is_dir():
+        pytest.skip(
+            f"shared evaluation data not found at {path} (only beside the project's CI clone)"
+        )
+    return path

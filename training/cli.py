@@ -48,49 +48,124 @@ def fit(config: Path, out_dir: Path) -> None:
     "--recipe",
     type=click.Path(path_type=Path),
     default=None,
-    help="Recipe for data settings (ONNX models; default: the shipped recipe).",
+    help="Recipe whose test split all models are scored on "
+    "(default: the first checkpoint's, or the shipped recipe).",
 )
 @click.option("--fields", default=16, show_default=True, help="Held-out simulated fields.")
-@click.option("--side-px", default=256, show_default=True)
+@click.option("--side-px", default=256, show_default=True, help="Simulated field side.")
 @click.option("--json-out", type=click.Path(path_type=Path), default=None, help="Also write JSON.")
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write metrics.json, report.md and panel.png here.",
+)
+@click.option("--title", default="AGLU evaluation", show_default=True)
 def evaluate(
     model_paths: tuple[Path, ...],
     recipe: Path | None,
     fields: int,
     side_px: int,
     json_out: Path | None,
+    report_dir: Path | None,
+    title: str,
 ) -> None:
-    """Evaluate models (.pt checkpoints or .onnx files) side by side on held-out data.
+    """Evaluate models (.pt checkpoints or .onnx files) side by side on the same held-out data.
 
     Simulated recipes use fresh seeds disjoint from training and validation; real
-    data uses the recipe's held-out part.
+    data uses the recipe's test split. Prints the summary; all metrics go to JSON.
     """
-    from training.config import load_train_config
-    from training.evaluate import evaluate as run_eval
-    from training.predictors import default_recipe_path, onnx_predictor, torch_predictor
+    from tqdm import tqdm
 
-    results = {}
+    from training.config import load_train_config
+    from training.evaluate import score, test_fields
+    from training.predictors import default_recipe_path, onnx_predictor, torch_predictor
+    from training.report import SUMMARY, write_report
+
+    predictors, data_cfg = {}, load_train_config(recipe) if recipe else None
     for path in model_paths:
         if path.suffix == ".onnx":
-            cfg = load_train_config(recipe or default_recipe_path())
-            predict = onnx_predictor(path)
+            predictors[path.name] = onnx_predictor(path)
         else:
-            predict, cfg = torch_predictor(path)
-        results[path.name] = run_eval(predict, cfg, fields, side_px)
+            predictors[path.name], cfg = torch_predictor(path)
+            data_cfg = data_cfg or cfg
+    data_cfg = data_cfg or load_train_config(default_recipe_path())
+    held = test_fields(data_cfg, fields, side_px)
+    results, first = {}, {}
+    for name, predict in tqdm(predictors.items(), desc="evaluate", unit="model"):
+        preds = [predict(q) for q in held.qpi]
+        results[name] = score(preds, held)
+        first[name] = preds[0]
     names = list(results)
-    click.echo(f"{'metric':<32}" + "".join(f"{n[-22:]:>24}" for n in names))
-    for key in results[names[0]]:
-        click.echo(f"{key:<32}" + "".join(f"{results[n][key]:>24.4f}" for n in names))
+    click.echo(f"{'metric':<40}" + "".join(f"{n[-22:]:>24}" for n in names))
+    for key in SUMMARY:
+        click.echo(f"{key:<40}" + "".join(f"{results[n][key]:>24.4f}" for n in names))
+    command = (
+        "aglu-train evaluate "
+        + " ".join(str(p) for p in model_paths)
+        + (f" --recipe {recipe}" if recipe else "")
+        + f" --fields {fields} --side-px {side_px}"
+    )
     if json_out is not None:
-        report = {
-            "command": "aglu-train evaluate "
-            + " ".join(str(p) for p in model_paths)
-            + f" --fields {fields} --side-px {side_px}",
-            "fields": fields,
-            "side_px": side_px,
-            "results": results,
-        }
-        json_out.write_text(json.dumps(report, indent=2))
+        json_out.write_text(
+            json.dumps(
+                {"command": command, "fields": fields, "side_px": side_px, "results": results},
+                indent=2,
+            )
+        )
+    if report_dir is not None:
+        origin = ", ".join(sorted(set(held.origins)))[:300]
+        description = (
+            f"Command: `{command}`\n\nTest data: {len(held.qpi)} field(s) from "
+            f"{data_cfg.data.source} data ({origin})."
+        )
+        path = write_report(
+            report_dir, title, description, results, held.qpi[0], held.dapi[0], first
+        )
+        click.echo(f"report: {path}")
+
+
+@main.command()
+@click.option("--size-px", default=1024, show_default=True, help="Square frame side.")
+@click.option("--repeats", default=5, show_default=True)
+@click.option("--json-out", type=click.Path(path_type=Path), default=None)
+def bench(size_px: int, repeats: int, json_out: Path | None) -> None:
+    """Per-frame cost: AGLU (int8/fp32 ORT, torch) vs the U-Net and DDPM baselines."""
+    import torch
+
+    from training.bench import ddpm_sum_check, speed_table
+    from training.config import load_train_config
+    from training.predictors import default_recipe_path
+
+    rows = speed_table(load_train_config(default_recipe_path()), size_px, repeats)
+    full, summed = ddpm_sum_check()
+    base = rows[0].median_s
+    click.echo(f"{size_px}x{size_px} px, {torch.get_num_threads()} threads, median of {repeats}")
+    click.echo(f"{'model':<24}{'runtime':<14}{'s/frame':>10}{'x AGLU int8':>13}")
+    for r in rows:
+        click.echo(f"{r.name:<24}{r.runtime:<14}{r.median_s:>10.3f}{r.median_s / base:>13.1f}")
+    click.echo(
+        f"DDPM check at 128 px: full 50-step sample {full:.3f} s vs 50 x one step {summed:.3f} s"
+    )
+    if json_out is not None:
+        json_out.write_text(
+            json.dumps(
+                {
+                    "size_px": size_px,
+                    "repeats": repeats,
+                    "rows": [vars_of(r) for r in rows],
+                    "ddpm_check_128px_s": {"full": full, "sum_of_steps": summed},
+                },
+                indent=2,
+            )
+        )
+
+
+def vars_of(obj: object) -> dict[str, object]:
+    from dataclasses import asdict, is_dataclass
+
+    assert is_dataclass(obj) and not isinstance(obj, type)
+    return asdict(obj)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,14 @@ class _Section(BaseModel):
 
 
 class DataSection(_Section):
-    source: Literal["simulated", "tiff", "omezarr", "ndtiff"] = "simulated"
+    source: Literal["simulated", "tiff", "omezarr", "ndtiff", "files"] = "simulated"
     path: Path | None = Field(None, description="folder/store for tiff, omezarr, ndtiff")
+    input_path: Path | None = Field(None, description="files: the input image or stack")
+    target_path: Path | None = Field(None, description="files: the target image")
+    input_plane: int | None = Field(None, ge=0, description="files: plane of an input stack")
+    test_columns_from: int | None = Field(
+        None, ge=1, description="one image: columns from here on are the test split"
+    )
     input_channel: str = "QPI"
     target_channel: str = "DAPI"
     field_px: int = Field(256, ge=32, description="simulated field side")
@@ -34,7 +40,9 @@ class DataSection(_Section):
 
     @model_validator(mode="after")
     def _path_for_real_data(self) -> DataSection:
-        if self.source != "simulated" and self.path is None:
+        if self.source == "files" and (self.input_path is None or self.target_path is None):
+            raise ValueError("source 'files' needs data.input_path and data.target_path")
+        if self.source not in ("simulated", "files") and self.path is None:
             raise ValueError(f"source {self.source!r} needs data.path")
         if self.crop_px % 32:
             raise ValueError(
@@ -51,12 +59,15 @@ class AugmentSection(_Section):
 
 
 class ModelSection(_Section):
+    kind: Literal["aglu", "unet"] = "aglu"  # unet: the pixel-space baseline
+    unet_depth_width: int = Field(128, ge=4, description="unet: channels at /16 (x2 at /32)")
     encoder_widths: tuple[int, int, int] = (16, 32, 64)
     latent_channels: int = Field(8, ge=1)
     translator_width: int = Field(48, ge=4)
 
 
 class LossSection(_Section):
+    pixel: Literal["recall_l1", "mse"] = "recall_l1"  # mse: plain, unweighted (CARE/fnet)
     nucleus_weight: float = Field(20.0, ge=1.0, description="W: pixel weight inside nuclei")
     under_factor: float = Field(2.0, ge=1.0, description="extra cost of under-prediction in nuclei")
     nll_weight: float = Field(0.1, ge=0.0, description="uncertainty (Laplace NLL) term")
@@ -68,6 +79,7 @@ class StagesSection(_Section):
     vae_steps: int = Field(1000, ge=0)
     translator_steps: int = Field(1000, ge=0)
     joint_steps: int = Field(1000, ge=0)
+    pixel_steps: int = Field(3000, ge=0, description="unet: its single stage")
 
 
 class OptimSection(_Section):
@@ -110,4 +122,14 @@ def load_train_config(path: Path) -> TrainConfig:
         raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML ({exc})") from None
-    return parse_train_config(data, str(path))
+    return resolve_paths(parse_train_config(data, str(path)), path.parent)
+
+
+def resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
+    """Relative data paths in a recipe are relative to the recipe's folder."""
+    updates = {
+        key: base / value
+        for key in ("path", "input_path", "target_path")
+        if (value := getattr(cfg.data, key)) is not None and not value.is_absolute()
+    }
+    return cfg.model_copy(update={"data": cfg.data.model_copy(update=updates)}) if updates else cfg

@@ -18,7 +18,7 @@ from edge.preprocess import Normalization, normalize
 from edge.simulate import gaussian_blur
 from training.config import AugmentSection, TrainConfig
 from training.datasets import ImagePair, load_pairs
-from training.datasets.load import simulated_pairs
+from training.datasets.load import load_file_pair, simulated_pairs
 
 F32 = npt.NDArray[np.float32]
 Split = Literal["train", "val", "test"]
@@ -72,12 +72,19 @@ def to_fields(pairs: list[ImagePair], norm: Normalization) -> Fields:
     )
 
 
-def _split_real(pairs: list[ImagePair], split: Split, val_fraction: float) -> list[ImagePair]:
-    """Hold out the last ``val_fraction`` of pairs; a single pair is split by columns."""
+def _split_real(
+    pairs: list[ImagePair], split: Split, val_fraction: float, test_from: int | None
+) -> list[ImagePair]:
+    """Several pairs: the last ``val_fraction`` are validation and test. One pair: split
+    by columns, test = columns from ``test_from`` (else = validation), validation = the
+    last ``val_fraction`` of the columns before it."""
     if len(pairs) == 1:
         p = pairs[0]
-        cut = round(p.qpi.shape[1] * (1 - val_fraction))
-        cols = slice(0, cut) if split == "train" else slice(cut, None)
+        end = test_from or p.qpi.shape[1]
+        cut = round(end * (1 - val_fraction))
+        cols = {"train": slice(0, cut), "val": slice(cut, end), "test": slice(end, None)}[split]
+        if test_from is None and split == "test":
+            cols = slice(cut, None)
         return [
             dataclasses.replace(
                 p,
@@ -97,9 +104,13 @@ def build_fields(cfg: TrainConfig, split: Split, n_simulated: int | None = None)
         n = n_simulated or (d.train_fields if split == "train" else d.val_fields)
         sim = dataclasses.replace(cfg.simulation, height_px=d.field_px, width_px=d.field_px)
         return to_fields(simulated_pairs(sim, n, d.seed + SEED_OFFSETS[split]), norm)
-    assert d.path is not None  # the recipe validator guarantees it
-    pairs = load_pairs(d.source, d.path, (d.input_channel, d.target_channel), d.crop_px)
-    return to_fields(_split_real(pairs, split, d.val_fraction), norm)
+    if d.source == "files":
+        assert d.input_path is not None and d.target_path is not None  # validated recipe
+        pairs = [load_file_pair(d.input_path, d.target_path, d.input_plane, d.crop_px)]
+    else:
+        assert d.path is not None  # the recipe validator guarantees it
+        pairs = load_pairs(d.source, d.path, (d.input_channel, d.target_channel), d.crop_px)
+    return to_fields(_split_real(pairs, split, d.val_fraction, d.test_columns_from), norm)
 
 
 def random_batch(

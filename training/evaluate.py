@@ -1,8 +1,11 @@
-"""Evaluation on held-out data: image metrics and nuclei instance metrics.
+"""Evaluation on held-out data: the image metrics and the nuclei instance metrics.
 
 True nuclei are the simulator's ground-truth instances when the data has them
-(so faint nuclei count even where the target's own segmentation would miss
-them), else the target segmented like the prediction (``instances``).
+(so faint nuclei count even where a segmentation of the target would miss
+them), else the target segmented by the same method as the prediction. Keys:
+image metrics by name (``training.metrics``); ``nuclei_<method>_*`` for each
+segmentation (``halfmax``, ``otsu``; ``training.instances``); with ground truth,
+``oracle_halfmax_*`` scores the true image itself: the ceiling the metric allows.
 """
 
 from __future__ import annotations
@@ -14,76 +17,62 @@ import numpy.typing as npt
 
 from training.config import TrainConfig
 from training.data import Fields, build_fields
-from training.instances import match, relabel, segment_nuclei
-from training.metrics import pearson_r, psnr_db, ssim
+from training.instances import relabel, segment_nuclei
+from training.metrics import pooled_image_metrics
+from training.nuclei import nucleus_stats, summarize
 
 F32 = npt.NDArray[np.float32]
 Predict = Callable[[F32], F32]
+METHODS = ("halfmax", "otsu")
 
 
 def true_instances(
-    labels: npt.NDArray[np.int32] | None, brightness: F32 | None, target: F32
+    labels: npt.NDArray[np.int32] | None,
+    brightness: F32 | None,
+    target: F32,
+    method: str = "halfmax",
 ) -> tuple[npt.NDArray[np.int32], F32 | None]:
     """Ground-truth nuclei (consecutive labels) and their brightness, or the segmented target.
 
     Simulator labels whose nucleus lies outside the field are dropped, with their brightness.
     """
     if labels is None or brightness is None:
-        return segment_nuclei(target), None
+        return segment_nuclei(target, method), None
     present = (
         np.bincount(labels.ravel(), minlength=len(brightness) + 1)[1 : len(brightness) + 1] > 0
     )
     return relabel(labels), brightness[present]
 
 
-def detection(images: list[F32], fields: Fields, method: str) -> dict[str, float]:
-    """IoU >= 0.5 matched nuclei detection of ``images`` against the true nuclei."""
-    true_hits, pred_hits, bright = [], [], []
+def _nuclei(images: list[F32], fields: Fields, method: str) -> dict[str, float]:
+    stats = []
     for i, image in enumerate(images):
-        true, b = true_instances(fields.labels[i], fields.brightness[i], fields.dapi[i])
-        m = match(true, segment_nuclei(image, method))
-        true_hits.append(m.true_matched)
-        pred_hits.append(m.pred_matched)
-        if b is not None:
-            bright.append(b)
-    t, p = np.concatenate(true_hits), np.concatenate(pred_hits)
-    recall, precision = float(t.mean()), float(p.mean()) if p.size else 0.0
-    out = {
-        "recall": recall,
-        "precision": precision,
-        "f1": 2 * recall * precision / (recall + precision) if recall + precision else 0.0,
-        "true": float(t.size),
-        "predicted": float(p.size),
-    }
-    if bright:
-        b = np.concatenate(bright)
-        out["faint_quartile_recall"] = float(t[b <= np.quantile(b, 0.25)].mean())
+        true, bright = true_instances(
+            fields.labels[i], fields.brightness[i], fields.dapi[i], method
+        )
+        b = None if bright is None else bright.astype(np.float64)
+        stats.append(nucleus_stats(image, fields.dapi[i], true, segment_nuclei(image, method), b))
+    return summarize(stats)
+
+
+def score(preds: list[F32], fields: Fields) -> dict[str, float]:
+    """Every metric of ``preds`` against the fields' targets."""
+    out = pooled_image_metrics(list(preds), list(fields.dapi))
+    for method in METHODS:
+        out |= {f"nuclei_{method}_{k}": v for k, v in _nuclei(preds, fields, method).items()}
+    if all(lab is not None for lab in fields.labels):
+        oracle = _nuclei(list(fields.dapi), fields, "halfmax")
+        out |= {f"oracle_halfmax_{k}": v for k, v in oracle.items()}
     return out
+
+
+def test_fields(cfg: TrainConfig, n_fields: int, side_px: int) -> Fields:
+    """The held-out test split: fresh simulated fields, or the recipe's test part of real data."""
+    data = cfg.data.model_copy(update={"field_px": side_px})
+    return build_fields(cfg.model_copy(update={"data": data}), "test", n_simulated=n_fields)
 
 
 def evaluate(predict: Predict, cfg: TrainConfig, n_fields: int, side_px: int) -> dict[str, float]:
-    """``predict`` maps a normalised (H, W) QPI to a normalised DAPI prediction.
-
-    ``nucleus_*`` use the half-maximum segmentation, ``otsu_*`` the global Otsu
-    one; ``oracle_*`` score the true target through the same half-maximum
-    segmentation: the ceiling the metric allows.
-    """
-    data = cfg.data.model_copy(update={"field_px": side_px})
-    fields = build_fields(cfg.model_copy(update={"data": data}), "test", n_simulated=n_fields)
-    preds = [predict(q) for q in fields.qpi]
-    pairs = list(zip(preds, fields.dapi, strict=True))
-    out = {
-        "pearson_r": pearson_r(
-            np.concatenate([x.ravel() for x in preds]),
-            np.concatenate([x.ravel() for x in fields.dapi]),
-        ),
-        "ssim": float(np.mean([ssim(x, y) for x, y in pairs])),
-        "psnr_db": float(np.mean([psnr_db(x, y) for x, y in pairs])),
-    }
-    for prefix, images, method in (
-        ("nucleus", preds, "halfmax"),
-        ("otsu", preds, "otsu"),
-        ("oracle", fields.dapi, "halfmax"),
-    ):
-        out |= {f"{prefix}_{k}": v for k, v in detection(images, fields, method).items()}
-    return out
+    """``predict`` maps a normalised (H, W) QPI to a normalised DAPI prediction."""
+    fields = test_fields(cfg, n_fields, side_px)
+    return score([predict(q) for q in fields.qpi], fields)

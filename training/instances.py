@@ -9,8 +9,9 @@ Two documented segmentations, applied identically to targets and predictions:
   ``min_distance_px`` apart; watershed from the seeds; then each nucleus is cut
   at half of its own peak above background (its half-maximum contour). The cut
   is per object, so a nucleus 20x fainter than its neighbours is outlined as
-  well as they are. On ground-truth DAPI images of the simulator it finds 98%
-  of nuclei (94% of the faintest quartile) at 96% precision (IoU >= 0.5).
+  well as they are. On the true DAPI of 16 held-out simulated fields it finds
+  98.6% of 561 nuclei (95.0% of the faintest quartile) at 91.9% precision
+  (IoU >= 0.5; ``oracle_halfmax_*`` of ``aglu-train evaluate``).
 - ``otsu``: one global Otsu threshold, opening, distance-transform watershed.
   Standard in the field but blind to nuclei far below the brightest ones.
 
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.simulate import gaussian_blur
 from training.data import otsu_threshold
 
 Labels = npt.NDArray[np.int32]
@@ -37,6 +37,12 @@ def segment_nuclei(image: npt.NDArray[np.float32], method: str = "halfmax") -> L
     if method == "otsu":
         return segment_otsu(image)
     raise ValueError(f"unknown segmentation method {method!r}")
+
+
+def _smooth(image: npt.NDArray[np.float32], sigma_px: float) -> npt.NDArray[np.float32]:
+    from scipy.ndimage import gaussian_filter
+
+    return np.asarray(gaussian_filter(image, sigma_px, mode="nearest"), np.float32)
 
 
 def _seeded_watershed(
@@ -80,7 +86,7 @@ def segment_halfmax(
     from scipy import ndimage as ndi
 
     img = np.asarray(image, np.float32)
-    fine, coarse = gaussian_blur(img, 1.0), gaussian_blur(img, 2.0)
+    fine, coarse = _smooth(img, 1.0), _smooth(img, 2.0)
     dark = fine[fine <= np.percentile(fine, 50)]
     bg = float(np.median(dark))
     noise = 1.4826 * float(np.median(np.abs(dark - bg)))
@@ -99,7 +105,7 @@ def segment_otsu(
 ) -> Labels:
     from scipy import ndimage as ndi
 
-    smooth = gaussian_blur(np.asarray(image, np.float32), 1.0)
+    smooth = _smooth(np.asarray(image, np.float32), 1.0)
     fg = ndi.binary_opening(smooth > otsu_threshold(smooth), iterations=1)
     if not fg.any():
         return np.zeros(image.shape, np.int32)
@@ -121,6 +127,8 @@ class Matching:
     true_matched: npt.NDArray[np.bool_]  # per true label 1..n
     pred_matched: npt.NDArray[np.bool_]  # per predicted label 1..m
     ious: npt.NDArray[np.float64]  # IoU of each matched pair
+    true_index: npt.NDArray[np.intp]  # matched pairs: true label - 1
+    pred_index: npt.NDArray[np.intp]  # matched pairs: predicted label - 1
 
     @property
     def recall(self) -> float:
@@ -147,9 +155,10 @@ def match(true: Labels, pred: Labels, iou_threshold: float = 0.5) -> Matching:
     iou = iou_matrix(true, pred)
     tm = np.zeros(iou.shape[0], bool)
     pm = np.zeros(iou.shape[1], bool)
+    none = np.zeros(0, np.intp)
     if iou.size == 0:
-        return Matching(tm, pm, np.zeros(0))
+        return Matching(tm, pm, np.zeros(0), none, none)
     rows, cols = linear_sum_assignment(-iou)
     ok = iou[rows, cols] >= iou_threshold
     tm[rows[ok]], pm[cols[ok]] = True, True
-    return Matching(tm, pm, iou[rows[ok], cols[ok]])
+    return Matching(tm, pm, iou[rows[ok], cols[ok]], rows[ok], cols[ok])

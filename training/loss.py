@@ -30,8 +30,13 @@ def dapi_terms(
     cfg: LossSection,
 ) -> dict[str, torch.Tensor]:
     """The pixel-space terms every stage that decodes DAPI uses."""
+    pixel = (
+        recall_weighted_l1(pred, target, mask, cfg)
+        if cfg.pixel == "recall_l1"
+        else torch.mean((pred - target) ** 2)
+    )
     return {
-        "pixel": recall_weighted_l1(pred, target, mask, cfg),
+        "pixel": pixel,
         "nll": cfg.nll_weight * laplace_nll(pred, target, sigma),
     }
 

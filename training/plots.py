@@ -55,3 +55,37 @@ def sample_panel(
     fig.tight_layout()
     fig.savefig(path, dpi=70)
     plt.close(fig)
+
+
+def comparison_panel(
+    qpi: npt.NDArray[np.float32],
+    target: npt.NDArray[np.float32],
+    preds: dict[str, npt.NDArray[np.float32]],
+    path: Path,
+) -> None:
+    """One row: input, truth, then each model's prediction on the truth's display range.
+
+    A field much longer than wide is shown as its square window with the most signal.
+    """
+    plt = _pyplot()
+    side = min(target.shape)
+    if max(target.shape) > 1.5 * side:
+        axis = int(np.argmax(target.shape))
+        sums = np.cumsum(np.concatenate([[0.0], target.sum(axis=1 - axis)]))
+        start = int(np.argmax(sums[side:] - sums[:-side]))
+        window = [slice(None), slice(None)]
+        window[axis] = slice(start, start + side)
+        qpi, target = qpi[tuple(window)], target[tuple(window)]
+        preds = {k: v[tuple(window)] for k, v in preds.items()}
+    n = 2 + len(preds)
+    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.6), squeeze=False)
+    vmax = float(np.percentile(target, 99.8))
+    images = [("input", qpi, {}), ("true DAPI", target, {"vmin": 0.0, "vmax": vmax})]
+    images += [(name, p, {"vmin": 0.0, "vmax": vmax}) for name, p in preds.items()]
+    for ax, (name, img, kw) in zip(axes[0], images, strict=True):
+        ax.imshow(img, cmap="gray", **kw)
+        ax.set_title(name, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,25 +23,25 @@ from training.models import AGLU
 from training.models.vae import kl_divergence
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qpi, dapi, mask
-LossFn = Callable[[AGLU, Batch, LossSection], dict[str, torch.Tensor]]
+LossFn = Callable[[Any, Batch, LossSection], dict[str, torch.Tensor]]
 
 
 @dataclass(frozen=True, slots=True)
 class Stage:
     name: str
-    trainable: tuple[str, ...]  # attribute paths of AGLU submodules
+    trainable: tuple[str, ...]  # attribute paths of submodules ("" : the whole model)
     loss: LossFn
 
-    def modules(self, model: AGLU) -> list[nn.Module]:
+    def modules(self, model: nn.Module) -> list[nn.Module]:
         out = []
         for path in self.trainable:
             mod: nn.Module = model
-            for part in path.split("."):
+            for part in filter(None, path.split(".")):
                 mod = getattr(mod, part)
             out.append(mod)
         return out
 
-    def prepare(self, model: AGLU) -> list[nn.Parameter]:
+    def prepare(self, model: nn.Module) -> list[nn.Parameter]:
         """Freeze everything but this stage's modules (frozen ones in eval mode: BN fixed)."""
         model.eval()
         model.requires_grad_(False)
@@ -90,6 +91,14 @@ def _joint_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.
     return terms
 
 
+def _pixel_loss(model: nn.Module, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    qpi, dapi, mask = batch
+    pred, sigma = model(qpi)
+    return dapi_terms(pred, sigma, dapi, mask, cfg)
+
+
+PIXEL_STAGE = Stage("pixel", ("",), _pixel_loss)  # the U-Net baseline: one end-to-end stage
+
 STAGES = (
     Stage("vae", ("qpi_vae", "dapi_vae"), _vae_loss),
     Stage("translator", ("translator",), _translator_loss),
@@ -100,7 +109,7 @@ STAGES = (
 class StageLoss(nn.Module):
     """The stage's loss as a module, so DDP's forward (and its gradient sync) wraps it."""
 
-    def __init__(self, model: AGLU, stage: Stage, cfg: LossSection) -> None:
+    def __init__(self, model: nn.Module, stage: Stage, cfg: LossSection) -> None:
         super().__init__()
         self.model, self.stage, self.cfg = model, stage, cfg
 

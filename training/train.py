@@ -25,9 +25,11 @@ from tqdm import tqdm
 from training import distributed, plots
 from training.config import TrainConfig
 from training.data import Fields, build_fields, random_batch
+from training.datasets import DataError
 from training.loss import total
 from training.models import AGLU
-from training.stages import STAGES, Stage, StageLoss
+from training.models.unet import UNet
+from training.stages import PIXEL_STAGE, STAGES, Stage, StageLoss
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +51,24 @@ class FitResult:
     interrupted: bool = False
 
 
-def build_model(cfg: TrainConfig) -> AGLU:
+Model = AGLU | UNet
+
+
+def build_model(cfg: TrainConfig) -> Model:
     m = cfg.model
+    if m.kind == "unet":
+        return UNet(m.encoder_widths, m.unet_depth_width)
     return AGLU(m.encoder_widths, m.latent_channels, m.translator_width)
+
+
+def stage_plan(cfg: TrainConfig) -> list[tuple[Stage, int]]:
+    """(stage, steps) in order; stages with 0 steps are skipped."""
+    if cfg.model.kind == "unet":
+        plan = [(PIXEL_STAGE, cfg.stages.pixel_steps)]
+    else:
+        s = cfg.stages
+        plan = list(zip(STAGES, (s.vae_steps, s.translator_steps, s.joint_steps), strict=True))
+    return [(stage, n) for stage, n in plan if n > 0]
 
 
 def _save(obj: dict[str, Any], path: Path) -> None:
@@ -68,10 +85,18 @@ def _autocast(cfg: TrainConfig, device: torch.device) -> Any:
 
 
 def _val_loss(
-    stage: Stage, model: AGLU, val: Fields, cfg: TrainConfig, device: torch.device
+    stage: Stage, model: Model, val: Fields, cfg: TrainConfig, device: torch.device
 ) -> float:
-    """Stage loss on fixed top-left crops of every validation field, all modules in eval mode."""
-    c = cfg.data.crop_px
+    """Stage loss on top-left crops of every validation field, all modules in eval mode.
+
+    The crop is the crop size, or less where a field is smaller (e.g. a narrow
+    validation strip of one real image), rounded down to the model stride.
+    """
+    stride = model.stride_px
+    side = min(cfg.data.crop_px, *(min(a.shape) for a in val.qpi)) // stride * stride
+    if side == 0:
+        raise DataError("validation data", f"a field is smaller than the model stride {stride} px")
+    c = side
     was = {m: m.training for m in model.modules()}
     model.eval()
     with torch.no_grad():
@@ -87,7 +112,7 @@ def _val_loss(
 
 def _figures(
     stage: Stage,
-    model: AGLU,
+    model: Model,
     val: Fields,
     history: list[dict[str, float]],
     out_dir: Path,
@@ -98,15 +123,16 @@ def _figures(
     rows = []
     with torch.no_grad():
         for i in range(min(3, len(val.qpi))):
-            h, w = (s // AGLU.stride_px * AGLU.stride_px for s in val.qpi[i].shape)
+            h, w = (s // model.stride_px * model.stride_px for s in val.qpi[i].shape)
             q, d = (
                 torch.from_numpy(np.ascontiguousarray(a[:h, :w]))[None, None].to(device)
                 for a in (val.qpi[i], val.dapi[i])
             )
             # After the VAE stage the translator is untrained: show the DAPI VAE's reconstruction.
-            pred, sigma = (
-                model.split_output(model.dapi_vae(d)[0]) if stage.name == "vae" else model(q)
-            )
+            if isinstance(model, AGLU) and stage.name == "vae":
+                pred, sigma = model.split_output(model.dapi_vae(d)[0])
+            else:
+                pred, sigma = model(q)
             rows.append(
                 (
                     val.qpi[i][:h, :w],
@@ -123,7 +149,7 @@ def _figures(
 def run_stage(
     stage: Stage,
     steps: int,
-    model: AGLU,
+    model: Model,
     data: tuple[Fields, Fields],
     cfg: TrainConfig,
     out_dir: Path,
@@ -137,7 +163,7 @@ def run_stage(
     params = stage.prepare(model)
     opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.optim.lr, total_steps=steps)
-    rng = np.random.default_rng([cfg.optim.seed, rt.rank, STAGES.index(stage)])
+    rng = np.random.default_rng([cfg.optim.seed, rt.rank, (*STAGES, PIXEL_STAGE).index(stage)])
     start, history = 0, []
     if path.exists():
         state = torch.load(path, map_location=rt.device, weights_only=True)
@@ -226,19 +252,10 @@ def fit(
         (out_dir / "config.resolved.json").write_text(
             json.dumps(cfg.model_dump(mode="json"), indent=2)
         )
-    steps = {
-        "vae": cfg.stages.vae_steps,
-        "translator": cfg.stages.translator_steps,
-        "joint": cfg.stages.joint_steps,
-    }
     results: list[StageResult] = []
     ckpt = out_dir / f"{cfg.name}.pt"
-    for stage in STAGES:
-        if steps[stage.name] == 0:
-            continue
-        res = run_stage(
-            stage, steps[stage.name], model, data, cfg, out_dir, rt, progress, stop_after
-        )
+    for stage, steps in stage_plan(cfg):
+        res = run_stage(stage, steps, model, data, cfg, out_dir, rt, progress, stop_after)
         distributed.barrier()
         if res is None:
             return FitResult(ckpt, tuple(results), time.monotonic() - t0, interrupted=True)
@@ -257,7 +274,7 @@ def fit(
     return FitResult(ckpt, tuple(results), time.monotonic() - t0)
 
 
-def load_checkpoint(path: Path) -> tuple[AGLU, TrainConfig]:
+def load_checkpoint(path: Path) -> tuple[Model, TrainConfig]:
     """Rebuild the model and its recipe from a checkpoint written by ``fit``."""
     from edge.errors import ModelError
     from training.config import parse_train_config

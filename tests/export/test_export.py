@@ -54,3 +54,12 @@ def test_parity_gate_refuses_and_deletes_a_bad_int8(tmp_path: Path, tiny_export)
     with pytest.raises(ParityGateError, match="Pearson r"):
         _gate(bad, ExportOptions(), victim)
     assert not victim.exists()
+
+
+def test_fp32_only_parity_prints_no_int8_figures() -> None:
+    from export.parity import Parity
+    from export.pipeline import summary_rows
+
+    rows = dict(summary_rows(Parity(1e-6, None, None, 0.9, None)))
+    assert rows["fp32 vs int8, Pearson r"] == "n/a (fp32 only)"
+    assert rows["nucleus recall fp32"] == "0.900"

@@ -56,3 +56,54 @@ def test_single_real_image_is_split_by_columns(tmp_path: Path) -> None:
     assert train.qpi[0].shape == (64, 150) and val.qpi[0].shape == (64, 50)
     assert train.labels[0] is None and train.mask[0].any()  # Otsu mask from the target
     assert dataclasses.is_dataclass(train)
+
+
+def test_files_source_with_plane_and_test_columns(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(
+        tmp_path / "stack.tif",
+        rng.random((3, 64, 320)).astype(np.float32),
+        photometric="minisblack",
+    )
+    tifffile.imwrite(tmp_path / "dapi.tif", rng.integers(0, 999, (64, 320)).astype(np.uint16))
+    cfg = parse_train_config(
+        {
+            "data": {
+                "source": "files",
+                "input_path": str(tmp_path / "stack.tif"),
+                "input_plane": 2,
+                "target_path": str(tmp_path / "dapi.tif"),
+                "test_columns_from": 240,
+                "val_fraction": 0.25,
+                "crop_px": 32,
+            }
+        },
+        "t",
+    )
+    shapes = [build_fields(cfg, s).qpi[0].shape for s in ("train", "val", "test")]
+    assert shapes == [(64, 180), (64, 60), (64, 80)]
+
+
+def test_files_source_bad_plane_names_the_file(tmp_path: Path) -> None:
+    import pytest
+
+    from training.datasets import DataError
+
+    tifffile.imwrite(
+        tmp_path / "stack.tif", np.ones((3, 40, 40), np.float32), photometric="minisblack"
+    )
+    tifffile.imwrite(tmp_path / "dapi.tif", np.arange(1600, dtype=np.uint16).reshape(40, 40))
+    cfg = parse_train_config(
+        {
+            "data": {
+                "source": "files",
+                "input_path": str(tmp_path / "stack.tif"),
+                "input_plane": 7,
+                "target_path": str(tmp_path / "dapi.tif"),
+                "crop_px": 32,
+            }
+        },
+        "t",
+    )
+    with pytest.raises(DataError, match=r"stack\.tif: has shape \(3, 40, 40\): no plane 7"):
+        build_fields(cfg, "train")

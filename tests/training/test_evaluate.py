@@ -23,15 +23,16 @@ def test_evaluation_scores_an_oracle_above_a_blind_predictor() -> None:
     rng = np.random.default_rng(0)
     blind = evaluate(lambda q: rng.random(q.shape).astype(np.float32), cfg, 3, 128)
     seeing = evaluate(lambda q: q, cfg, 3, 128)
-    assert seeing["nucleus_true"] == blind["nucleus_true"] > 0
+    assert seeing["nuclei_halfmax_nuclei_true"] == blind["nuclei_halfmax_nuclei_true"] > 0
     assert seeing["pearson_r"] > blind["pearson_r"] + 0.2
-    assert seeing["nucleus_f1"] > blind["nucleus_f1"]
-    assert seeing["oracle_recall"] == blind["oracle_recall"] > 0.9  # the metric's own ceiling
+    assert seeing["nuclei_halfmax_f1"] > blind["nuclei_halfmax_f1"]
+    assert seeing["oracle_halfmax_recall"] == blind["oracle_halfmax_recall"] > 0.9  # the ceiling
     for key in (
         "ssim",
-        "nucleus_precision",
-        "nucleus_f1",
-        "nucleus_faint_quartile_recall",
-        "otsu_recall",
+        "ms_ssim",
+        "nuclei_halfmax_precision",
+        "nuclei_otsu_recall",
+        "nuclei_halfmax_faint_quartile_recall",
+        "nuclei_halfmax_mask_dice",
     ):
         assert 0.0 <= seeing[key] <= 1.0

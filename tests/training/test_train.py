@@ -92,3 +92,13 @@ def test_cli_bad_data_folder_names_it(tmp_path: Path) -> None:
         timeout=120,
     )
     assert r.returncode == 2 and "nope: does not exist" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    sorted((Path(__file__).parents[2] / "training" / "recipes").rglob("*.toml")),
+    ids=lambda p: p.stem,
+)
+def test_every_shipped_recipe_parses(recipe: Path) -> None:
+    cfg = load_train_config(recipe)
+    assert cfg.name

@@ -42,6 +42,28 @@ def _reader(source: str, path: Path) -> Callable[[Path, tuple[str, str]], list[A
     raise DataError(str(path), f"unknown data source {source!r}")
 
 
+def load_file_pair(
+    input_path: Path, target_path: Path, input_plane: int | None, min_side_px: int
+) -> ImagePair:
+    """One input image (or plane ``input_plane`` of a stack) and one target image."""
+    import tifffile
+
+    arrays = []
+    for path in (input_path, target_path):
+        if not path.is_file():
+            raise DataError(str(path), "does not exist")
+        try:
+            arrays.append(tifffile.imread(path))
+        except (tifffile.TiffFileError, ValueError, OSError) as exc:
+            raise DataError(str(path), f"not a readable TIFF ({exc})") from None
+    qpi = arrays[0]
+    if input_plane is not None:
+        if qpi.ndim != 3 or not 0 <= input_plane < qpi.shape[0]:
+            raise DataError(str(input_path), f"has shape {qpi.shape}: no plane {input_plane}")
+        qpi = qpi[input_plane]
+    return make_pair(qpi, arrays[1], f"{input_path} + {target_path}", min_side_px)
+
+
 def load_pairs(
     source: str, path: Path, channels: tuple[str, str], min_side_px: int
 ) -> list[ImagePair]:
