@@ -58,27 +58,28 @@ def test_single_real_image_is_split_by_columns(tmp_path: Path) -> None:
     assert dataclasses.is_dataclass(train)
 
 
+def _files_recipe(tmp_path: Path, stack: np.ndarray, target: np.ndarray, **data: object):  # type: ignore[no-untyped-def]
+    """A 'files' recipe over a stack and a target written to tmp_path."""
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    tifffile.imwrite(tmp_path / "dapi.tif", target)
+    files = {
+        "source": "files",
+        "input_path": str(tmp_path / "stack.tif"),
+        "target_path": str(tmp_path / "dapi.tif"),
+        "crop_px": 32,
+    }
+    return parse_train_config({"data": {**files, **data}}, "t")
+
+
 def test_files_source_with_plane_and_test_columns(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    tifffile.imwrite(
-        tmp_path / "stack.tif",
+    cfg = _files_recipe(
+        tmp_path,
         rng.random((3, 64, 320)).astype(np.float32),
-        photometric="minisblack",
-    )
-    tifffile.imwrite(tmp_path / "dapi.tif", rng.integers(0, 999, (64, 320)).astype(np.uint16))
-    cfg = parse_train_config(
-        {
-            "data": {
-                "source": "files",
-                "input_path": str(tmp_path / "stack.tif"),
-                "input_plane": 2,
-                "target_path": str(tmp_path / "dapi.tif"),
-                "test_columns_from": 240,
-                "val_fraction": 0.25,
-                "crop_px": 32,
-            }
-        },
-        "t",
+        rng.integers(0, 999, (64, 320)).astype(np.uint16),
+        input_plane=2,
+        test_columns_from=240,
+        val_fraction=0.25,
     )
     shapes = [build_fields(cfg, s).qpi[0].shape for s in ("train", "val", "test")]
     assert shapes == [(64, 180), (64, 60), (64, 80)]
@@ -89,21 +90,11 @@ def test_files_source_bad_plane_names_the_file(tmp_path: Path) -> None:
 
     from training.datasets import DataError
 
-    tifffile.imwrite(
-        tmp_path / "stack.tif", np.ones((3, 40, 40), np.float32), photometric="minisblack"
-    )
-    tifffile.imwrite(tmp_path / "dapi.tif", np.arange(1600, dtype=np.uint16).reshape(40, 40))
-    cfg = parse_train_config(
-        {
-            "data": {
-                "source": "files",
-                "input_path": str(tmp_path / "stack.tif"),
-                "input_plane": 7,
-                "target_path": str(tmp_path / "dapi.tif"),
-                "crop_px": 32,
-            }
-        },
-        "t",
+    cfg = _files_recipe(
+        tmp_path,
+        np.ones((3, 40, 40), np.float32),
+        np.arange(1600, dtype=np.uint16).reshape(40, 40),
+        input_plane=7,
     )
     with pytest.raises(DataError, match=r"stack\.tif: has shape \(3, 40, 40\): no plane 7"):
         build_fields(cfg, "train")
