@@ -20,6 +20,11 @@ from edge.cliutil import AgluCommand, setup_logging
     "--side-px", default=256, show_default=True, help="Frame side for calibration/parity."
 )
 @click.option("--fp32-only", is_flag=True, help="Skip int8 (and its parity gate).")
+@click.option(
+    "--bioimageio",
+    is_flag=True,
+    help="Also write OUT/NAME.bioimageio.zip (fp32 weights), validated with bioimageio.spec.",
+)
 @click.option("--debug", is_flag=True)
 def main(
     checkpoint: Path,
@@ -28,6 +33,7 @@ def main(
     parity_frames: int,
     side_px: int,
     fp32_only: bool,
+    bioimageio: bool,
     debug: bool,
 ) -> None:
     """Export CHECKPOINT to OUT/NAME.onnx and OUT/NAME.int8.onnx, each with its model card."""
@@ -39,6 +45,11 @@ def main(
     click.echo(f"fp32: {result.fp32}\nint8: {result.int8}\nhalo: {result.halo_px} px")
     for name, value in summary_rows(result.parity):
         click.echo(f"  {name:<32} {value}")
+    if bioimageio:
+        from export.bioimageio import write_package
+
+        package = write_package(result.fp32, out_dir / f"{result.fp32.stem}.bioimageio.zip")
+        click.echo(f"bioimage.io package: {package} (bioimageio.spec: valid)")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Real export of a tiny trained checkpoint: ONNX checker, ORT runs, cards, parity."""
 
+import gc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -63,3 +65,35 @@ def test_fp32_only_parity_prints_no_int8_figures() -> None:
     rows = dict(summary_rows(Parity(1e-6, None, None, 0.9, None)))
     assert rows["fp32 vs int8, Pearson r"] == "n/a (fp32 only)"
     assert rows["nucleus recall fp32"] == "0.900"
+
+
+def test_bioimageio_package_is_valid_and_reproducible(tiny_export, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The package validates with bioimageio.spec (IO checks on), and its test output is
+    what onnxruntime gives for its test input after the RDF's scale_range preprocessing."""
+    import zipfile
+
+    import yaml
+    from bioimageio.spec import load_description
+
+    from export.bioimageio import write_package
+
+    package = write_package(tiny_export.fp32, tmp_path / "tiny.bioimageio.zip", side_px=64)
+    # bioimageio.spec 0.5.14 leaves the package's zip file open after loading it:
+    # validate inside a scope that ignores that ResourceWarning and collects the handle.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        descr = load_description(package, perform_io_checks=True)
+        status = descr.validation_summary.status
+        del descr
+        gc.collect()
+    assert status in ("valid-format", "passed")
+    with zipfile.ZipFile(package) as z:
+        rdf = yaml.safe_load(z.read("rdf.yaml"))
+        z.extractall(tmp_path / "pkg")
+    (pre,) = [p for p in rdf["inputs"][0]["preprocessing"] if p["id"] == "scale_range"]
+    x = np.load(tmp_path / "pkg" / "test_input.npy")
+    lo, hi = np.percentile(x, [pre["kwargs"]["min_percentile"], pre["kwargs"]["max_percentile"]])
+    scaled = ((x - lo) / (hi - lo + 1e-6)).astype(np.float32)  # bioimage.io scale_range
+    session = load_model(tmp_path / "pkg" / tiny_export.fp32.name, SessionConfig()).session
+    out = session.run(["dapi"], {"qpi": scaled})[0]
+    np.testing.assert_allclose(out, np.load(tmp_path / "pkg" / "test_output_dapi.npy"), atol=1e-4)
