@@ -41,6 +41,7 @@ class ModelSection(_Section):
     precision: Literal["int8", "fp32"] = "int8"
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     intra_op_threads: int = Field(0, ge=0, le=256)
+    tile_px: int = Field(0, ge=0, description="frames larger than this run tile by tile (0: never)")
 
     def session(self) -> SessionConfig:
         return SessionConfig(self.providers, self.intra_op_threads)

@@ -58,7 +58,7 @@ class Daemon:
         """Load the model, warm up, bind; then READY. Fails fast on any of them."""
         path = self.cfg.model.path or default_model_path(self.cfg.model.precision)
         self.model: LoadedModel = load_model(path, self.cfg.model.session())
-        self.stainer = Stainer(self.model)
+        self.stainer = Stainer(self.model, self.cfg.model.tile_px)
         self.stainer.warm_up(self.cfg.source.height_px, self.cfg.source.width_px)
         self.source = self._source or build_source(self.cfg)
         self.publisher = ZmqPublisher(self.cfg.publish.publisher())

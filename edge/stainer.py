@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.errors import ConfigError
 from edge.model import LoadedModel
 from edge.preprocess import Normalization, check_image, crop, normalize, pad_to_multiple
+from edge.tiling import run_tiled
 
 Outputs = dict[str, npt.NDArray[np.float32]]
 
@@ -20,11 +22,16 @@ Outputs = dict[str, npt.NDArray[np.float32]]
 class Stainer:
     """Runs one loaded model on 2-D frames."""
 
-    def __init__(self, model: LoadedModel) -> None:
+    def __init__(self, model: LoadedModel, tile_px: int = 0) -> None:
+        """``tile_px`` > 0: frames larger than this run tile by tile (``edge.tiling``),
+        with the card's receptive-field halo; it must be a multiple of the stride."""
         self.model = model
         n = model.card.normalization
         self._norm = Normalization(n.low_percentile, n.high_percentile)
         self._stride = model.card.stride_px
+        if tile_px % self._stride:
+            raise ConfigError("model.tile_px", f"{tile_px} is not a multiple of {self._stride}")
+        self._tile = tile_px
 
     def validate(self, image: npt.NDArray[Any]) -> str | None:
         """Why this frame cannot be stained, or None."""
@@ -35,12 +42,21 @@ class Stainer:
         problem = self.validate(image)
         if problem is not None:
             raise ValueError(problem)
-        x, shape = pad_to_multiple(normalize(image, self._norm), self._stride)
+        x = normalize(image, self._norm)
+        if self._tile and max(x.shape) > self._tile:
+            return run_tiled(x, self._run, self._tile, self.model.card.halo_px, self._stride)
+        padded, shape = pad_to_multiple(x, self._stride)
+        return {
+            name: np.ascontiguousarray(crop(out, shape)) for name, out in self._run(padded).items()
+        }
+
+    def _run(self, x: npt.NDArray[np.float32]) -> Outputs:
+        """One session run on a normalised, stride-multiple (H, W) image."""
         results = self.model.session.run(
             list(self.model.output_names), {self.model.input_name: x[None, None]}
         )
         return {
-            name: np.ascontiguousarray(crop(out[0, 0], shape), dtype=np.float32)
+            name: np.asarray(out[0, 0], dtype=np.float32)
             for name, out in zip(self.model.output_names, results, strict=True)
         }
 

@@ -140,3 +140,20 @@ def test_simulated_source_streams_until_max_frames() -> None:
     snap = daemon.counters.snapshot()
     assert snap.received == 30 == snap.published + snap.dropped + snap.errors
     assert snap.errors == 0
+
+
+def test_daemon_tiles_frames_larger_than_the_tile() -> None:
+    cfg = parse_config(
+        {
+            "source": {"height_px": 96, "width_px": 200, "fps": 100, "max_frames": 3},
+            "model": {"tile_px": 64},
+            "publish": {"endpoint": "tcp://127.0.0.1:0"},
+        },
+        "test",
+    )
+    daemon = Daemon(cfg)
+    daemon.start()
+    assert daemon.wait(30)
+    daemon.stop()
+    snap = daemon.counters.snapshot()
+    assert snap.errors == 0 and snap.received == 3 == snap.published + snap.dropped
