@@ -10,11 +10,12 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edge.errors import ConfigError
 from edge.model import SessionConfig
 from edge.publisher import PublisherConfig, check_endpoint
+from edge.replay import ReplaySourceConfig
 from edge.sources import SimulatedSourceConfig
 
 
@@ -23,12 +24,27 @@ class _Section(BaseModel):
 
 
 class SourceSection(_Section):
-    kind: Literal["simulated"] = "simulated"
+    kind: Literal["simulated", "replay"] = "simulated"
+    path: Path | None = None  # replay: a TIFF / OME-TIFF stack
+    loop: bool = False  # replay: start again at the end
+    pixel_size_um: float | None = Field(None, gt=0)  # replay: travels in the header
     height_px: int = Field(512, ge=8, le=16384)
     width_px: int = Field(512, ge=8, le=16384)
     fps: float = Field(5.0, gt=0, le=1000)
     seed: int = 0
     max_frames: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _replay_needs_path(self) -> SourceSection:
+        if self.kind == "replay" and self.path is None:
+            raise ValueError("kind 'replay' needs source.path")
+        return self
+
+    def replay(self) -> ReplaySourceConfig:
+        assert self.path is not None  # validated
+        return ReplaySourceConfig(
+            self.path, self.fps, self.loop, self.max_frames, self.pixel_size_um
+        )
 
     def simulated(self) -> SimulatedSourceConfig:
         return SimulatedSourceConfig(

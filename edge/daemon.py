@@ -19,6 +19,7 @@ from edge.latest import LatestWinsQueue
 from edge.messages import frame_message, status_message
 from edge.model import LoadedModel, default_model_path, load_model
 from edge.publisher import ZmqPublisher
+from edge.replay import ReplaySource
 from edge.sources import FrameSource, SimulatedSource
 from edge.stainer import Stainer
 from edge.stats import Counters
@@ -39,6 +40,8 @@ class TooManyErrors(AgluError):
 
 
 def build_source(cfg: EdgeConfig) -> FrameSource:
+    if cfg.source.kind == "replay":
+        return ReplaySource(cfg.source.replay())
     return SimulatedSource(cfg.source.simulated())
 
 
@@ -59,8 +62,10 @@ class Daemon:
         path = self.cfg.model.path or default_model_path(self.cfg.model.precision)
         self.model: LoadedModel = load_model(path, self.cfg.model.session())
         self.stainer = Stainer(self.model, self.cfg.model.tile_px)
-        self.stainer.warm_up(self.cfg.source.height_px, self.cfg.source.width_px)
         self.source = self._source or build_source(self.cfg)
+        # Sources that know their frame size (replay) say so; else the configured size.
+        default = (self.cfg.source.height_px, self.cfg.source.width_px)
+        self.stainer.warm_up(*getattr(self.source, "frame_shape_px", default))
         self.publisher = ZmqPublisher(self.cfg.publish.publisher())
         self.endpoint = self.publisher.endpoint
         self._threads = [

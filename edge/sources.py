@@ -21,6 +21,24 @@ class FrameSource(Protocol):
     def frames(self, stop: threading.Event) -> Iterator[Frame]: ...
 
 
+def paced(fps: float, stop: threading.Event, count: int = 0) -> Iterator[int]:
+    """Yield 0, 1, 2, ... at ``fps`` until ``stop`` is set (or ``count`` reached; 0: never).
+
+    A late consumer does not cause a burst: the schedule never falls more than
+    one period behind real time.
+    """
+    period_s = 1.0 / fps
+    next_t = time.perf_counter()
+    index = 0
+    while not stop.is_set() and (count == 0 or index < count):
+        delay = next_t - time.perf_counter()
+        if delay > 0 and stop.wait(delay):
+            return
+        next_t = max(next_t + period_s, time.perf_counter() - period_s)
+        yield index
+        index += 1
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatedSourceConfig:
     height_px: int = 512
@@ -48,14 +66,7 @@ class SimulatedSource:
         self._pool = [simulate_pair(self.sim, cfg.seed + i).qpi_rad for i in range(cfg.pool_size)]
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        period_s = 1.0 / self.cfg.fps
-        next_t = time.perf_counter()
-        index = 0
-        while not stop.is_set() and (self.cfg.max_frames == 0 or index < self.cfg.max_frames):
-            delay = next_t - time.perf_counter()
-            if delay > 0 and stop.wait(delay):
-                return
-            next_t = max(next_t + period_s, time.perf_counter() - period_s)
+        for index in paced(self.cfg.fps, stop, self.cfg.max_frames):
             yield Frame(
                 index=index,
                 image=self._pool[index % len(self._pool)],
@@ -64,4 +75,3 @@ class SimulatedSource:
                 metadata={"source": self.name, "seed": self.cfg.seed},
                 pixel_size_um=self.sim.pixel_size_um,
             )
-            index += 1

@@ -15,6 +15,7 @@ from edge.config import parse_config
 from edge.daemon import Daemon, State
 from edge.errors import BindError
 from edge.frames import Frame
+from edge.stats import Snapshot
 from edge.wire import FrameMessage, StatusMessage
 
 
@@ -125,35 +126,26 @@ def test_port_in_use_is_one_clear_error() -> None:
         blocker.close(0)
 
 
-def test_simulated_source_streams_until_max_frames() -> None:
+def _run_to_end(source: dict[str, object], **sections: dict[str, object]) -> Snapshot:
+    """Run the daemon on a finite simulated source until it ends; its final counters."""
     cfg = parse_config(
-        {
-            "source": {"height_px": 64, "width_px": 64, "fps": 200, "max_frames": 30},
-            "publish": {"endpoint": "tcp://127.0.0.1:0"},
-        },
-        "test",
+        {"source": source, "publish": {"endpoint": "tcp://127.0.0.1:0"}, **sections}, "test"
     )
     daemon = Daemon(cfg)
     daemon.start()
     assert daemon.wait(30)
     daemon.stop()
-    snap = daemon.counters.snapshot()
+    return daemon.counters.snapshot()
+
+
+def test_simulated_source_streams_until_max_frames() -> None:
+    snap = _run_to_end({"height_px": 64, "width_px": 64, "fps": 200, "max_frames": 30})
     assert snap.received == 30 == snap.published + snap.dropped + snap.errors
     assert snap.errors == 0
 
 
 def test_daemon_tiles_frames_larger_than_the_tile() -> None:
-    cfg = parse_config(
-        {
-            "source": {"height_px": 96, "width_px": 200, "fps": 100, "max_frames": 3},
-            "model": {"tile_px": 64},
-            "publish": {"endpoint": "tcp://127.0.0.1:0"},
-        },
-        "test",
+    snap = _run_to_end(
+        {"height_px": 96, "width_px": 200, "fps": 100, "max_frames": 3}, model={"tile_px": 64}
     )
-    daemon = Daemon(cfg)
-    daemon.start()
-    assert daemon.wait(30)
-    daemon.stop()
-    snap = daemon.counters.snapshot()
     assert snap.errors == 0 and snap.received == 3 == snap.published + snap.dropped
