@@ -127,5 +127,27 @@ def demo(frames: int, size_px: int, fps: float, precision: str) -> None:
     sys.exit(rc)
 
 
+@main.command()
+@click.option("--sizes", default="1024,2048", show_default=True, help="Frame sides in px.")
+@click.option("--frames", default=20, show_default=True, help="Frames per measurement.")
+def bench(sizes: str, frames: int) -> None:
+    """Latency p50/p95 and fps: stainer alone and end to end, int8 vs fp32."""
+    from edge.bench import bench as run_bench
+
+    rows = run_bench([int(s) for s in sizes.split(",")], frames)
+    click.echo(
+        f"{'path':<12}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
+        f"{'p50 vs int8':>13}"
+    )
+    for r in rows:
+        base = next(
+            b for b in rows if (b.path, b.size_px, b.precision) == (r.path, r.size_px, "int8")
+        )
+        click.echo(
+            f"{r.path:<12}{r.precision:<7}{r.size_px:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
+            f"{r.fps:>8.2f}{r.p50_ms / base.p50_ms:>13.2f}"
+        )
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,95 @@
+"""``aglu-edge bench``: per-frame latency and throughput, stainer alone and end to end.
+
+Stainer alone: ``Stainer.stain`` on a simulated frame, after warm-up.
+End to end: the daemon on the simulated microscope, paced at 80% of the stainer's
+measured rate (so latency is not queueing), publishing to a real subscriber on
+127.0.0.1; latency is acquired -> received by the subscriber.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.client import Subscriber
+from edge.config import parse_config
+from edge.daemon import Daemon
+from edge.model import SessionConfig, default_model_path, load_model
+from edge.simulate import SimulationConfig, simulate_pair
+from edge.stainer import Stainer
+from edge.wire import TOPIC_FRAME, FrameMessage
+
+
+@dataclass(frozen=True, slots=True)
+class BenchRow:
+    path: str  # "stainer" or "end to end"
+    precision: str
+    size_px: int
+    frames: int
+    p50_ms: float
+    p95_ms: float
+    fps: float
+
+
+def _row(path: str, precision: str, size_px: int, lat_ms: list[float], fps: float) -> BenchRow:
+    a = np.asarray(lat_ms)
+    return BenchRow(
+        path,
+        precision,
+        size_px,
+        len(a),
+        float(np.percentile(a, 50)),
+        float(np.percentile(a, 95)),
+        fps,
+    )
+
+
+def stainer_row(precision: str, size_px: int, frames: int) -> BenchRow:
+    stainer = Stainer(load_model(default_model_path(precision), SessionConfig()))
+    image = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
+    stainer.stain(image)
+    lat = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        stainer.stain(image)
+        lat.append((time.perf_counter() - t0) * 1e3)
+    return _row("stainer", precision, size_px, lat, 1e3 / float(np.mean(lat)))
+
+
+def end_to_end_row(precision: str, size_px: int, frames: int, source_fps: float) -> BenchRow:
+    cfg = parse_config(
+        {
+            "source": {"height_px": size_px, "width_px": size_px, "fps": source_fps},
+            "model": {"precision": precision},
+            "publish": {"endpoint": "tcp://127.0.0.1:0", "publish_input": False},
+        },
+        "bench",
+    )
+    daemon = Daemon(cfg)
+    daemon.start()
+    lat: list[float] = []
+    try:
+        with Subscriber(daemon.endpoint, topics=(TOPIC_FRAME,)) as sub:
+            t_first = 0.0
+            while len(lat) < frames + 1:
+                msg = sub.recv(timeout_s=60)
+                if isinstance(msg, FrameMessage):
+                    if not lat:
+                        t_first = time.perf_counter()
+                    lat.append((time.time_ns() - msg.header["t_ns"]["acquired"]) / 1e6)
+            span = time.perf_counter() - t_first
+    finally:
+        daemon.stop()
+    return _row("end to end", precision, size_px, lat[1:], frames / span)
+
+
+def bench(sizes: list[int], frames: int) -> list[BenchRow]:
+    rows = []
+    for size in sizes:
+        for precision in ("int8", "fp32"):
+            alone = stainer_row(precision, size, frames)
+            rows.append(alone)
+            rows.append(end_to_end_row(precision, size, frames, 0.8 * alone.fps))
+    return rows

@@ -1,0 +1,13 @@
+from edge.bench import bench
+
+
+def test_bench_measures_both_paths_and_precisions_on_real_sockets() -> None:
+    rows = bench([64], frames=3)
+    assert [(r.path, r.precision) for r in rows] == [
+        ("stainer", "int8"),
+        ("end to end", "int8"),
+        ("stainer", "fp32"),
+        ("end to end", "fp32"),
+    ]
+    for r in rows:
+        assert r.frames == 3 and 0 < r.p50_ms <= r.p95_ms and r.fps > 0
