@@ -19,7 +19,7 @@ from export.parity import Parity, check_stainer, measure
 from export.quantize import quantize_int8
 from export.receptive import measure_halo_px
 from training.config import TrainConfig
-from training.data import Fields, Split, build_fields
+from training.data import build_fields
 from training.evaluate import true_instances
 from training.train import load_checkpoint
 
@@ -111,12 +111,6 @@ def build_card(
     )
 
 
-def _frames(cfg: TrainConfig, split: Split, n: int, side_px: int) -> Fields:
-    """Calibration comes from the training split, parity from the held-out test split."""
-    data = cfg.data.model_copy(update={"field_px": side_px})
-    return build_fields(cfg.model_copy(update={"data": data}), split, n_simulated=n)
-
-
 def _crop(image: Any, stride: int) -> Any:
     h, w = (s // stride * stride for s in image.shape)
     return np.ascontiguousarray(image[:h, :w])
@@ -132,10 +126,12 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     halo = measure_halo_px(model, stride)
     int8: Path | None = None
     if not opts.fp32_only:
-        calib = _frames(cfg, "train", opts.calibration_frames, side)
+        calib = build_fields(
+            cfg, "train", opts.calibration_frames, side
+        )  # calibrate on training data
         int8 = out_dir / f"{cfg.name}.int8.onnx"
         quantize_int8(fp32, int8, [_crop(q, stride) for q in calib.qpi])
-    held = _frames(cfg, "test", opts.parity_frames, side)
+    held = build_fields(cfg, "test", opts.parity_frames, side)  # parity on held-out data
     frames = [_crop(q, stride) for q in held.qpi]
     truths = [
         _crop(true_instances(lab, b, d)[0], stride)

@@ -97,12 +97,17 @@ def _split_real(
     return pairs[:-n_val] if split == "train" else pairs[-n_val:]
 
 
-def build_fields(cfg: TrainConfig, split: Split, n_simulated: int | None = None) -> Fields:
+def build_fields(
+    cfg: TrainConfig, split: Split, n_simulated: int | None = None, side_px: int | None = None
+) -> Fields:
+    """One split of the recipe's data. Simulated data: ``n_simulated`` fields (default:
+    the recipe's count for the split) of ``side_px`` (default: ``data.field_px``)."""
     d = cfg.data
     norm = Normalization(d.low_percentile, d.high_percentile)
     if d.source == "simulated":
         n = n_simulated or (d.train_fields if split == "train" else d.val_fields)
-        sim = dataclasses.replace(cfg.simulation, height_px=d.field_px, width_px=d.field_px)
+        side = side_px or d.field_px
+        sim = dataclasses.replace(cfg.simulation, height_px=side, width_px=side)
         return to_fields(simulated_pairs(sim, n, d.seed + SEED_OFFSETS[split]), norm)
     if d.source == "files":
         assert d.input_path is not None and d.target_path is not None  # validated recipe

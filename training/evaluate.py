@@ -68,8 +68,7 @@ def score(preds: list[F32], fields: Fields) -> dict[str, float]:
 
 def test_fields(cfg: TrainConfig, n_fields: int, side_px: int) -> Fields:
     """The held-out test split: fresh simulated fields, or the recipe's test part of real data."""
-    data = cfg.data.model_copy(update={"field_px": side_px})
-    return build_fields(cfg.model_copy(update={"data": data}), "test", n_simulated=n_fields)
+    return build_fields(cfg, "test", n_simulated=n_fields, side_px=side_px)
 
 
 def evaluate(predict: Predict, cfg: TrainConfig, n_fields: int, side_px: int) -> dict[str, float]:
