@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +14,7 @@ from edge.model import SessionConfig, load_model
 from edge.stainer import Stainer
 from training.instances import match, relabel, segment_nuclei
 from training.metrics import pearson_r, psnr_db
+from training.predictors import onnx_predictor
 
 F32 = npt.NDArray[np.float32]
 
@@ -29,8 +29,8 @@ class Parity:
 
 
 def _run(path: Path, frames: Sequence[F32]) -> list[F32]:
-    session: Any = load_model(path, SessionConfig()).session
-    return [session.run(["dapi"], {"qpi": f[None, None]})[0][0, 0] for f in frames]
+    predict = onnx_predictor(path)  # the edge's loader and session options
+    return [predict(f) for f in frames]
 
 
 def measure(

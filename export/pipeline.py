@@ -66,14 +66,10 @@ def _describe_data(cfg: TrainConfig) -> str:
     return f"{d.source} data at {d.path}: {d.input_channel} -> {d.target_channel}"
 
 
-def build_card(
-    model: torch.nn.Module,
-    cfg: TrainConfig,
-    precision: str,
-    halo_px: int,
-    metrics: dict[str, float],
-) -> ModelCard:
-    """The card the edge validates; built from a plain mapping so pydantic checks every field."""
+def build_card(model: torch.nn.Module, cfg: TrainConfig, stride_px: int, halo_px: int) -> ModelCard:
+    """The fp32 card, without metrics, that the edge validates; built from a plain mapping so
+    pydantic checks every field. The int8 and final cards differ only in precision and
+    metrics (``model_copy``), so the weights are hashed once."""
     simulated = cfg.data.source == "simulated"
     return ModelCard.model_validate(
         {
@@ -81,7 +77,7 @@ def build_card(
             "version": CARD_VERSION,
             "name": cfg.name,
             "model_version": "0.1.0",
-            "precision": precision,
+            "precision": "fp32",
             "weights_sha256": weights_sha256(model),
             "recipe_sha256": cfg.sha256(),
             "input": {"name": INPUT_NAME, "units": "rad", "description": "quantitative phase"},
@@ -102,11 +98,11 @@ def build_card(
                 "low_percentile": cfg.data.low_percentile,
                 "high_percentile": cfg.data.high_percentile,
             },
-            "stride_px": int(getattr(model, "stride_px", 1)),
+            "stride_px": stride_px,
             "halo_px": halo_px,
             "pixel_size_um": cfg.simulation.pixel_size_um if simulated else None,
             "dataset": _describe_data(cfg),
-            "metrics": metrics,
+            "metrics": {},
         }
     )
 
@@ -126,27 +122,28 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     halo = measure_halo_px(model, stride)
     int8: Path | None = None
     if not opts.fp32_only:
-        calib = build_fields(
-            cfg, "train", opts.calibration_frames, side
-        )  # calibrate on training data
+        # Calibrate on training data; parity below is measured on held-out data.
+        calib = build_fields(cfg, "train", opts.calibration_frames, side)
         int8 = out_dir / f"{cfg.name}.int8.onnx"
         quantize_int8(fp32, int8, [_crop(q, stride) for q in calib.qpi])
-    held = build_fields(cfg, "test", opts.parity_frames, side)  # parity on held-out data
+    held = build_fields(cfg, "test", opts.parity_frames, side)
     frames = [_crop(q, stride) for q in held.qpi]
     truths = [
         _crop(true_instances(lab, b, d)[0], stride)
         for lab, b, d in zip(held.labels, held.brightness, held.dapi, strict=True)
     ]
-    # Temporary cards so the edge loader accepts the files for the parity run.
-    stamp_card(fp32, build_card(model, cfg, "fp32", halo, {}))
+    card = build_card(model, cfg, stride, halo)  # hashes the weights once
+    int8_card = card.model_copy(update={"precision": "int8"})
+    # Cards without metrics first, so the edge loader accepts the files for the parity run.
+    stamp_card(fp32, card)
     if int8 is not None:
-        stamp_card(int8, build_card(model, cfg, "int8", halo, {}))
+        stamp_card(int8, int8_card)
     parity = measure(model, fp32, int8, frames, truths)
     metrics = {k: float(f"{v:.6g}") for k, v in asdict(parity).items() if v is not None}
-    stamp_card(fp32, build_card(model, cfg, "fp32", halo, metrics))
+    stamp_card(fp32, card.model_copy(update={"metrics": metrics}))
     check_stainer(fp32, held.qpi[0])
     if int8 is not None:
-        stamp_card(int8, build_card(model, cfg, "int8", halo, metrics))
+        stamp_card(int8, int8_card.model_copy(update={"metrics": metrics}))
         check_stainer(int8, held.qpi[0])
         _gate(parity, opts, int8)
     (out_dir / f"{cfg.name}.parity.json").write_text(json.dumps(metrics, indent=2))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -153,19 +154,12 @@ def bench(size_px: int, repeats: int, json_out: Path | None) -> None:
                 {
                     "size_px": size_px,
                     "repeats": repeats,
-                    "rows": [vars_of(r) for r in rows],
+                    "rows": [asdict(r) for r in rows],
                     "ddpm_check_128px_s": {"full": full, "sum_of_steps": summed},
                 },
                 indent=2,
             )
         )
-
-
-def vars_of(obj: object) -> dict[str, object]:
-    from dataclasses import asdict, is_dataclass
-
-    assert is_dataclass(obj) and not isinstance(obj, type)
-    return asdict(obj)
 
 
 if __name__ == "__main__":

@@ -93,10 +93,9 @@ def _val_loss(
     validation strip of one real image), rounded down to the model stride.
     """
     stride = model.stride_px
-    side = min(cfg.data.crop_px, *(min(a.shape) for a in val.qpi)) // stride * stride
-    if side == 0:
+    c = min(cfg.data.crop_px, *(min(a.shape) for a in val.qpi)) // stride * stride
+    if c == 0:
         raise DataError("validation data", f"a field is smaller than the model stride {stride} px")
-    c = side
     was = {m: m.training for m in model.modules()}
     model.eval()
     with torch.no_grad():
