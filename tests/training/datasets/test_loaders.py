@@ -23,13 +23,20 @@ def _planes(n: int = 2, shape: tuple[int, int] = (48, 64)) -> list[tuple[np.ndar
     ]
 
 
+def _folders(root: Path, files: dict[str, np.ndarray]) -> None:
+    """Write {"QPI/x.tif": array, ...} under root: the one-folder-per-channel layout."""
+    for rel, array in files.items():
+        (root / rel).parent.mkdir(exist_ok=True)
+        tifffile.imwrite(root / rel, array)
+
+
 def test_two_channel_folders_paired_by_name(tmp_path: Path) -> None:
-    (tmp_path / "QPI").mkdir()
-    (tmp_path / "DAPI").mkdir()
     planes = _planes()
-    for i, (q, d) in enumerate(planes):
-        tifffile.imwrite(tmp_path / "QPI" / f"f{i}.tif", q)
-        tifffile.imwrite(tmp_path / "DAPI" / f"f{i}.tif", d)
+    _folders(
+        tmp_path,
+        {f"QPI/f{i}.tif": q for i, (q, _) in enumerate(planes)}
+        | {f"DAPI/f{i}.tif": d for i, (_, d) in enumerate(planes)},
+    )
     pairs = load_pairs("tiff", tmp_path, CH, 32)
     assert len(pairs) == 2
     np.testing.assert_array_equal(pairs[1].qpi, planes[1][0])
@@ -114,20 +121,20 @@ def test_ndtiff_missing_channel_at_a_position(tmp_path: Path) -> None:
 
 
 def test_unpaired_sizes_name_the_file(tmp_path: Path) -> None:
-    (tmp_path / "QPI").mkdir()
-    (tmp_path / "DAPI").mkdir()
-    tifffile.imwrite(tmp_path / "QPI" / "x.tif", np.ones((40, 40), np.float32))
-    tifffile.imwrite(
-        tmp_path / "DAPI" / "x.tif", np.arange(48 * 40, dtype=np.uint16).reshape(48, 40)
+    _folders(
+        tmp_path,
+        {
+            "QPI/x.tif": np.ones((40, 40), np.float32),
+            "DAPI/x.tif": np.arange(48 * 40, dtype=np.uint16).reshape(48, 40),
+        },
     )
     with pytest.raises(DataError, match=r"x\.tif.*sizes differ"):
         load_pairs("tiff", tmp_path, CH, 32)
 
 
 def test_file_without_partner(tmp_path: Path) -> None:
-    (tmp_path / "QPI").mkdir()
     (tmp_path / "DAPI").mkdir()
-    tifffile.imwrite(tmp_path / "QPI" / "lonely.tif", np.ones((40, 40), np.float32))
+    _folders(tmp_path, {"QPI/lonely.tif": np.ones((40, 40), np.float32)})
     with pytest.raises(DataError, match="lonely"):
         load_pairs("tiff", tmp_path, CH, 32)
 
@@ -163,10 +170,10 @@ def test_empty_folder_is_refused(tmp_path: Path, source: str) -> None:
 
 
 def test_wrong_dtype_and_corrupt_tiff(tmp_path: Path) -> None:
-    (tmp_path / "QPI").mkdir()
-    (tmp_path / "DAPI").mkdir()
-    tifffile.imwrite(tmp_path / "QPI" / "c.tif", np.ones((40, 40), np.complex64))
-    tifffile.imwrite(tmp_path / "DAPI" / "c.tif", np.ones((40, 40), np.uint16))
+    _folders(
+        tmp_path,
+        {"QPI/c.tif": np.ones((40, 40), np.complex64), "DAPI/c.tif": np.ones((40, 40), np.uint16)},
+    )
     with pytest.raises(DataError, match=r"c\.tif.*dtype complex64"):
         load_pairs("tiff", tmp_path, CH, 32)
     (tmp_path / "QPI" / "c.tif").write_bytes(b"II*\x00garbage")
