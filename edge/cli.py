@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -15,8 +17,13 @@ import click
 from edge.client import Subscriber
 from edge.cliutil import AgluGroup, setup_logging
 from edge.config import EdgeConfig, load_config, parse_config
+from edge.control import request
+from edge.curve import CurveClientConfig, create_keypair
 from edge.daemon import Daemon
+from edge.errors import AgluError
+from edge.notify import notifier_from_env
 from edge.printer import receive
+from edge.sinks import open_sink
 
 logger = logging.getLogger("edge")
 
@@ -30,19 +37,32 @@ def main(ctx: click.Context, debug: bool) -> None:
     setup_logging(debug)
 
 
-def _run_daemon(cfg: EdgeConfig, until: threading.Event | None = None) -> Daemon:
-    daemon = Daemon(cfg)
-    stop = until or threading.Event()
+def _run_daemon(cfg: EdgeConfig, config_path: Path | None) -> Daemon:
+    """Serve until SIGTERM/SIGINT or the source ends; SIGHUP re-reads ``config_path``."""
+    daemon = Daemon(cfg, notifier=notifier_from_env(os.environ))
+    stop, reload_requested = threading.Event(), threading.Event()
 
-    def _on_signal(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal %d: stopping", signum)
+    def _on_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("%s: stopping", signal.Signals(signum).name)
         stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+    def _on_hup(_signum: int, _frame: FrameType | None) -> None:
+        reload_requested.set()
+
+    signal.signal(signal.SIGTERM, _on_stop)
+    signal.signal(signal.SIGINT, _on_stop)
+    signal.signal(signal.SIGHUP, _on_hup)
     daemon.start()
-    while not stop.is_set() and not daemon.wait(0.2):
-        pass
+    while not stop.is_set() and not daemon.wait(0.1):
+        if reload_requested.is_set():
+            reload_requested.clear()
+            logger.info("SIGHUP: reloading %s", config_path or "the embedded default")
+            try:
+                new = load_config(config_path)
+            except AgluError as exc:
+                daemon.reload_failed(exc)
+            else:
+                daemon.reload(new)
     daemon.stop()
     return daemon
 
@@ -57,7 +77,7 @@ def _run_daemon(cfg: EdgeConfig, until: threading.Event | None = None) -> Daemon
 )
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM/SIGINT (or the source ends)."""
-    daemon = _run_daemon(load_config(config_path))
+    daemon = _run_daemon(load_config(config_path), config_path)
     snap = daemon.counters.snapshot()
     click.echo(f"stopped: {snap.line()}", err=True)
     if daemon.failure is not None:
@@ -69,16 +89,75 @@ def run(config_path: Path | None) -> None:
 @click.option("--count", default=0, show_default=True, help="Frames to receive (0: forever).")
 @click.option("--timeout-s", default=10.0, show_default=True, help="Give up after this silence.")
 @click.option("--quiet", is_flag=True, help="Print only the summary.")
-def subscribe(endpoint: str, count: int, timeout_s: float, quiet: bool) -> None:
-    """Receive stained frames and print per-frame latency and a summary."""
-    with Subscriber(endpoint) as sub:
-        try:
-            summary = receive(sub, count, timeout_s, None if quiet else click.echo)
-        except TimeoutError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(3)
+@click.option(
+    "--save",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Save every frame: a new .zarr folder (OME-Zarr) or .ome.tif file.",
+)
+@click.option(
+    "--server-key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="CURVE: the daemon's public key (NAME.key).",
+)
+@click.option(
+    "--secret-key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="CURVE: this subscriber's secret key (NAME.key_secret).",
+)
+def subscribe(
+    endpoint: str,
+    count: int,
+    timeout_s: float,
+    quiet: bool,
+    save: Path | None,
+    server_key: Path | None,
+    secret_key: Path | None,
+) -> None:
+    """Receive stained frames; print per-frame latency and a summary, optionally save them."""
+    if (server_key is None) != (secret_key is None):
+        raise click.UsageError("CURVE needs both --server-key and --secret-key")
+    curve = CurveClientConfig(server_key, secret_key) if server_key and secret_key else None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    sink = open_sink(save) if save is not None else None
+    try:
+        with Subscriber(endpoint, curve=curve) as sub:
+            summary = receive(
+                sub, count, timeout_s, None if quiet else click.echo, sink, stop.is_set
+            )
+    except TimeoutError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    finally:
+        if sink is not None:
+            sink.close()
     for line in summary.lines():
         click.echo(line)
+    if sink is not None and summary.saved:
+        click.echo(f"saved {summary.saved} frames to {sink.path} (+ {sink.path}.frames.jsonl)")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--name", default="server", show_default=True, help="Key file name stem.")
+def keys(directory: Path, name: str) -> None:
+    """Create a CURVE keypair: NAME.key (public, share it) and NAME.key_secret (0600)."""
+    public, secret = create_keypair(directory, name)
+    click.echo(f"public key: {public}\nsecret key: {secret} (mode 0600; keep it on this host)")
+
+
+@main.command()
+@click.argument("command", type=click.Choice(["status", "ping"]))
+@click.option("--control", default="tcp://127.0.0.1:5556", show_default=True)
+@click.option("--timeout-s", default=2.0, show_default=True)
+def ctl(command: str, control: str, timeout_s: float) -> None:
+    """Ask a running daemon over its control socket; exit 2 if it does not answer."""
+    reply = request(control, command, timeout_s)
+    click.echo(json.dumps(reply, indent=2))
 
 
 @main.command()

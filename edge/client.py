@@ -10,6 +10,7 @@ from types import TracebackType
 
 import zmq
 
+from edge.curve import CurveClientConfig
 from edge.wire import TOPIC_FRAME, TOPIC_STATUS, FrameMessage, StatusMessage, decode
 
 
@@ -20,10 +21,18 @@ class Subscriber:
         topics: tuple[bytes, ...] = (TOPIC_FRAME, TOPIC_STATUS),
         recv_hwm: int = 16,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        curve: CurveClientConfig | None = None,
     ) -> None:
+        """``curve``: this subscriber's keys, for a daemon that binds with CURVE."""
         self.endpoint = endpoint
         self._ctx = context or zmq.Context.instance()
         self._sock = self._ctx.socket(zmq.SUB)
+        if curve is not None:
+            try:
+                curve.apply(self._sock)
+            except BaseException:
+                self._sock.close(0)
+                raise
         self._sock.setsockopt(zmq.RCVHWM, recv_hwm)
         self._sock.setsockopt(zmq.LINGER, 0)
         for topic in topics:

@@ -12,11 +12,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge.control import ControlConfig
+from edge.curve import CurveServerConfig
+from edge.endpoints import check_endpoint, is_local_endpoint
 from edge.errors import ConfigError
 from edge.model import SessionConfig
-from edge.publisher import PublisherConfig, check_endpoint
+from edge.publisher import PublisherConfig, check_publish_endpoint
 from edge.replay import ReplaySourceConfig
 from edge.sources import SimulatedSourceConfig
+from edge.watch import WatchSourceConfig
 
 
 class _Section(BaseModel):
@@ -24,10 +28,14 @@ class _Section(BaseModel):
 
 
 class SourceSection(_Section):
-    kind: Literal["simulated", "replay"] = "simulated"
-    path: Path | None = None  # replay: a TIFF / OME-TIFF stack
+    kind: Literal["simulated", "replay", "watch"] = "simulated"
+    path: Path | None = None  # replay: a TIFF / OME-TIFF / OME-Zarr / NDTiff; watch: a folder
+    channel: str | None = None  # replay/watch: the channel of multi-channel files, by name
     loop: bool = False  # replay: start again at the end
-    pixel_size_um: float | None = Field(None, gt=0)  # replay: travels in the header
+    pattern: str = Field("*.tif*", min_length=1)  # watch: which new entries to take
+    poll_s: float = Field(0.5, gt=0, le=60)  # watch
+    include_existing: bool = False  # watch: also stream what is there at start
+    pixel_size_um: float | None = Field(None, gt=0)  # replay/watch: travels in the header
     height_px: int = Field(512, ge=8, le=16384)
     width_px: int = Field(512, ge=8, le=16384)
     fps: float = Field(5.0, gt=0, le=1000)
@@ -35,15 +43,27 @@ class SourceSection(_Section):
     max_frames: int = Field(0, ge=0)
 
     @model_validator(mode="after")
-    def _replay_needs_path(self) -> SourceSection:
-        if self.kind == "replay" and self.path is None:
-            raise ValueError("kind 'replay' needs source.path")
+    def _files_need_path(self) -> SourceSection:
+        if self.kind in ("replay", "watch") and self.path is None:
+            raise ValueError(f"kind {self.kind!r} needs source.path")
         return self
 
     def replay(self) -> ReplaySourceConfig:
         assert self.path is not None  # validated
         return ReplaySourceConfig(
-            self.path, self.fps, self.loop, self.max_frames, self.pixel_size_um
+            self.path, self.fps, self.loop, self.max_frames, self.pixel_size_um, self.channel
+        )
+
+    def watch(self) -> WatchSourceConfig:
+        assert self.path is not None  # validated
+        return WatchSourceConfig(
+            self.path,
+            self.pattern,
+            self.poll_s,
+            self.include_existing,
+            self.channel,
+            self.pixel_size_um,
+            self.max_frames,
         )
 
     def simulated(self) -> SimulatedSourceConfig:
@@ -68,9 +88,29 @@ class PublishSection(_Section):
     send_hwm: int = Field(16, ge=1)
     status_interval_s: float = Field(1.0, gt=0)
     publish_input: bool = True
+    curve_secret_key: Path | None = None  # the daemon's NAME.key_secret (aglu-edge keys)
+    curve_authorized_dir: Path | None = None  # public keys of the subscribers allowed in
+
+    @model_validator(mode="after")
+    def _curve_pair(self) -> PublishSection:
+        if (self.curve_secret_key is None) != (self.curve_authorized_dir is None):
+            raise ValueError("CURVE needs both curve_secret_key and curve_authorized_dir")
+        return self
+
+    def curve(self) -> CurveServerConfig | None:
+        if self.curve_secret_key is None or self.curve_authorized_dir is None:
+            return None
+        return CurveServerConfig(self.curve_secret_key, self.curve_authorized_dir)
 
     def publisher(self) -> PublisherConfig:
-        return PublisherConfig(self.endpoint, self.send_hwm)
+        return PublisherConfig(self.endpoint, self.send_hwm, curve=self.curve())
+
+
+class ControlSection(_Section):
+    endpoint: str = "tcp://127.0.0.1:5556"  # "": none; loopback or ipc only; port 0: random
+
+    def control(self) -> ControlConfig:
+        return ControlConfig(self.endpoint)
 
 
 class QueueSection(_Section):
@@ -87,6 +127,7 @@ class EdgeConfig(_Section):
     publish: PublishSection = PublishSection()
     queue: QueueSection = QueueSection()
     run: RunSection = RunSection()
+    control: ControlSection = ControlSection()
 
 
 def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:
@@ -102,7 +143,11 @@ def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:
             else ""
         )
         raise ConfigError(f"{origin}: field '{where}'", f"{err['msg']}{value}") from None
-    check_endpoint(cfg.publish.endpoint)
+    check_publish_endpoint(cfg.publish.endpoint, cfg.publish.curve() is not None)
+    if cfg.control.endpoint:
+        check_endpoint(cfg.control.endpoint, "control.endpoint")
+        if not is_local_endpoint(cfg.control.endpoint):
+            raise ConfigError("control.endpoint", "only 127.0.0.1 or ipc:// is allowed")
     return cfg
 
 

@@ -1,8 +1,10 @@
 """The edge daemon: wires source -> latest-wins queue -> stainer -> publisher.
 
-Two threads: the source thread only hands frames to the queue (never blocks
+Threads: the source thread only hands frames to the queue (never blocks
 acquisition); the worker thread stains, publishes frames and the periodic
-status (the PUB socket is used by this one thread only).
+status (the PUB socket is used by this one thread only) and feeds the systemd
+watchdog; the control thread answers ping/status. ``reload`` swaps the model
+while frames keep flowing; a bad new model leaves the old one serving.
 """
 
 from __future__ import annotations
@@ -11,18 +13,24 @@ import enum
 import logging
 import threading
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from edge.config import EdgeConfig
+from edge.control import ControlServer
 from edge.errors import AgluError, FrameError
 from edge.frames import Frame, StainedFrame
 from edge.latest import LatestWinsQueue
-from edge.messages import frame_message, status_message
+from edge.messages import frame_message, model_info, status_document
 from edge.model import LoadedModel, default_model_path, load_model
+from edge.notify import Notifier, NullNotifier
 from edge.publisher import ZmqPublisher
 from edge.replay import ReplaySource
 from edge.sources import FrameSource, SimulatedSource
 from edge.stainer import Stainer
 from edge.stats import Counters
+from edge.watch import WatchSource
+from edge.wire import encode_status
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,7 @@ logger = logging.getLogger(__name__)
 class State(enum.StrEnum):
     STARTING = "starting"
     READY = "ready"
+    RELOADING = "reloading"
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"
@@ -42,32 +51,78 @@ class TooManyErrors(AgluError):
 def build_source(cfg: EdgeConfig) -> FrameSource:
     if cfg.source.kind == "replay":
         return ReplaySource(cfg.source.replay())
+    if cfg.source.kind == "watch":
+        return WatchSource(cfg.source.watch())
     return SimulatedSource(cfg.source.simulated())
 
 
+@dataclass(frozen=True, slots=True)
+class Active:
+    """What the worker uses for a frame; replaced whole by a reload."""
+
+    cfg: EdgeConfig
+    model: LoadedModel
+    stainer: Stainer
+
+
+# Sections a reload applies; the others need a restart (sockets, source, queue).
+RELOADABLE = ("model", "run")
+RELOADABLE_PUBLISH = ("status_interval_s", "publish_input")
+
+
 class Daemon:
-    def __init__(self, cfg: EdgeConfig, source: FrameSource | None = None) -> None:
+    def __init__(
+        self,
+        cfg: EdgeConfig,
+        source: FrameSource | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
         self.cfg = cfg
         self.state = State.STARTING
         self.counters = Counters()
+        self.reloads = {"ok": 0, "failed": 0}
+        self._notifier = notifier or NullNotifier()
         self._source = source
         self._queue: LatestWinsQueue[tuple[Frame, int]] = LatestWinsQueue(cfg.queue.capacity)
         self._stop = threading.Event()
         self._source_done = threading.Event()
+        self._reload_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
+        self._control: ControlServer | None = None
         self.failure: BaseException | None = None
+
+    @property
+    def model(self) -> LoadedModel:
+        return self.active.model
+
+    @property
+    def stainer(self) -> Stainer:
+        return self.active.stainer
+
+    def _load(self, cfg: EdgeConfig, shape_px: tuple[int, int]) -> Active:
+        """Load and warm up the model of ``cfg``: AgluError if it cannot serve."""
+        path = cfg.model.path or default_model_path(cfg.model.precision)
+        model = load_model(path, cfg.model.session())
+        stainer = Stainer(model, cfg.model.tile_px)
+        stainer.warm_up(*shape_px)
+        return Active(cfg, model, stainer)
 
     def start(self) -> None:
         """Load the model, warm up, bind; then READY. Fails fast on any of them."""
-        path = self.cfg.model.path or default_model_path(self.cfg.model.precision)
-        self.model: LoadedModel = load_model(path, self.cfg.model.session())
-        self.stainer = Stainer(self.model, self.cfg.model.tile_px)
         self.source = self._source or build_source(self.cfg)
         # Sources that know their frame size (replay) say so; else the configured size.
         default = (self.cfg.source.height_px, self.cfg.source.width_px)
-        self.stainer.warm_up(*getattr(self.source, "frame_shape_px", default))
+        self._shape_px: tuple[int, int] = getattr(self.source, "frame_shape_px", default)
+        self.active = self._load(self.cfg, self._shape_px)
         self.publisher = ZmqPublisher(self.cfg.publish.publisher())
         self.endpoint = self.publisher.endpoint
+        if self.cfg.control.endpoint:
+            try:
+                self._control = ControlServer(self.cfg.control.control(), self._on_control)
+            except BaseException:
+                self.publisher.close()
+                raise
+            self.control_endpoint = self._control.endpoint
         self._threads = [
             threading.Thread(target=self._source_loop, name="aglu-source", daemon=True),
             threading.Thread(target=self._worker_loop, name="aglu-worker", daemon=True),
@@ -75,15 +130,65 @@ class Daemon:
         self.state = State.READY
         for t in self._threads:
             t.start()
+        if self._control is not None:
+            self._control.start()
+        self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
         logger.info("READY: %s -> %s", self.source.name, self.endpoint)
 
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Stop the source, drain the queue, publish a final status, close."""
-        if self.state in (State.READY, State.STARTING):
+    def reload_failed(self, reason: BaseException) -> None:
+        """A reload that never reached ``reload`` (e.g. the new config is invalid)."""
+        self.reloads["failed"] += 1
+        logger.error("reload failed, keeping the running config: %s", reason)
+
+    def reload(self, new: EdgeConfig) -> bool:
+        """Apply the model/run sections (and publish timing) of ``new``; False keeps the old.
+
+        The old model serves until the new one has loaded and warmed up.
+        """
+        with self._reload_lock:
+            self._notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
+            previous, self.state = self.state, State.RELOADING
+            for section in ("source", "queue", "control"):
+                if getattr(new, section) != getattr(self.cfg, section):
+                    logger.warning("reload: [%s] changed; it applies after a restart", section)
+            merged = self.cfg.model_copy(
+                update={
+                    "model": new.model,
+                    "run": new.run,
+                    "publish": self.cfg.publish.model_copy(
+                        update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
+                    ),
+                }
+            )
+            try:
+                active = self._load(merged, self._shape_px)
+            except AgluError as exc:
+                self.reloads["failed"] += 1
+                logger.error("reload failed, keeping %s: %s", self.model.card.name, exc)
+                ok = False
+            else:
+                self.cfg, self.active = merged, active
+                self.reloads["ok"] += 1
+                logger.info("reloaded: model %s (%s)", active.model.card.name, active.model.sha256)
+                ok = True
+            if self.state is State.RELOADING:
+                self.state = previous
+            self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
+            return ok
+
+    def stop(self, timeout_s: float = 1.5) -> None:
+        """Stop the source, let the worker finish its frame, publish a final status, close."""
+        if self.state in (State.READY, State.STARTING, State.RELOADING):
             self.state = State.STOPPING
+        self._notifier.notify("STOPPING=1")
         self._stop.set()
+        deadline = time.monotonic() + timeout_s
         for t in self._threads:
-            t.join(timeout_s)
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                logger.warning("%s did not stop within %.1f s", t.name, timeout_s)
+        if self._control is not None:
+            self._control.close()
         if hasattr(self, "publisher"):
             self.publisher.close()
         if self.state is not State.FAILED:
@@ -95,6 +200,18 @@ class Daemon:
             return True
         self._threads[1].join(timeout_s)
         return not self._threads[1].is_alive()
+
+    def status(self) -> dict[str, Any]:
+        """The status document (status topic and control socket)."""
+        snap = self.counters.snapshot()
+        return status_document(
+            self.state.value, snap, model_info(self.model), self.endpoint, dict(self.reloads)
+        )
+
+    def _on_control(self, command: str) -> dict[str, Any]:
+        if command == "ping":
+            return {"state": self.state.value, "t_ns": time.time_ns()}
+        return self.status()
 
     def _source_loop(self) -> None:
         try:
@@ -108,34 +225,42 @@ class Daemon:
             self._source_done.set()
 
     def _worker_loop(self) -> None:
-        interval_s = self.cfg.publish.status_interval_s
         next_status = time.monotonic()
         consecutive = 0
         while True:
-            item = self._queue.get(timeout_s=0.05)
+            self._notifier.watchdog()
+            item = None if self._stop.is_set() else self._queue.get(timeout_s=0.05)
             if item is not None:
                 consecutive = 0 if self._process(*item) else consecutive + 1
-                if consecutive >= self.cfg.run.max_consecutive_errors:
+                if consecutive >= self.active.cfg.run.max_consecutive_errors:
                     self.failure = TooManyErrors(f"{consecutive} consecutive frame errors")
                     logger.error("stopping: %s", self.failure)
                     self.state = State.FAILED
                     self._stop.set()
-            elif self._source_done.is_set():
+            elif self._source_done.is_set() or self._stop.is_set():
                 break
             if time.monotonic() >= next_status:
                 self._publish_status()
-                next_status = time.monotonic() + interval_s
+                next_status = time.monotonic() + self.active.cfg.publish.status_interval_s
+        self._drain_as_dropped()
         self._publish_status()
+
+    def _drain_as_dropped(self) -> None:
+        """Frames still queued at stop are counted, so the counters add up."""
+        self._source_done.wait(1.0)  # a frame the source is handing over right now
+        while self._queue.get(timeout_s=0) is not None:
+            self.counters.add(dropped=1)
 
     def _process(self, frame: Frame, t_received_ns: int) -> bool:
         """Stain and publish one frame; count and log any error. True on success."""
+        active = self.active  # one model for the whole frame, even across a reload
         try:
             try:
-                outputs = self.stainer.stain(frame.image)
+                outputs = active.stainer.stain(frame.image)
             except ValueError as exc:
                 raise FrameError(frame.index, str(exc)) from None
             sf = StainedFrame(frame, outputs, t_received_ns, time.time_ns())
-            self.publisher.send(frame_message(sf, self.model, self.cfg.publish.publish_input))
+            self.publisher.send(frame_message(sf, active.model, active.cfg.publish.publish_input))
         except FrameError as exc:
             logger.warning("%s", exc)
             self.counters.add(errors=1)
@@ -148,8 +273,7 @@ class Daemon:
         return True
 
     def _publish_status(self) -> None:
-        snap = self.counters.snapshot()
         try:
-            self.publisher.send(status_message(self.state.value, snap, self.model, self.endpoint))
+            self.publisher.send(encode_status(self.status()))
         except Exception:
             logger.exception("status publish failed")

@@ -21,7 +21,7 @@ class Frame:
     index: int
     image: npt.NDArray[Any]
     t_acquired_ns: int
-    axes: dict[str, int] = field(default_factory=dict)
+    axes: dict[str, int | str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     pixel_size_um: float | None = None
 

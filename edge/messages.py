@@ -11,7 +11,7 @@ import numpy.typing as npt
 from edge.frames import StainedFrame
 from edge.model import LoadedModel
 from edge.stats import Snapshot
-from edge.wire import Part, encode_frame, encode_status
+from edge.wire import Part, encode_frame
 
 
 def model_info(model: LoadedModel) -> dict[str, str]:
@@ -47,21 +47,23 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
     return encode_frame(header, arrays)
 
 
-def status_message(state: str, snap: Snapshot, model: LoadedModel, endpoint: str) -> list[Part]:
-    return encode_status(
-        {
-            "state": state,
-            "endpoint": endpoint,
-            "model": model_info(model),
-            "counters": {
-                "received": snap.received,
-                "published": snap.published,
-                "dropped": snap.dropped,
-                "errors": snap.errors,
-            },
-            "fps": snap.fps,
-            "latency_ms": {"p50": snap.latency_ms_p50, "p95": snap.latency_ms_p95},
-            "uptime_s": snap.uptime_s,
-            "t_ns": time.time_ns(),
-        }
-    )
+def status_document(
+    state: str, snap: Snapshot, model: dict[str, str], endpoint: str, reloads: dict[str, int]
+) -> dict[str, Any]:
+    """The status fields (``status`` topic and the control socket's answer)."""
+    return {
+        "state": state,
+        "endpoint": endpoint,
+        "model": model,
+        "counters": {
+            "received": snap.received,
+            "published": snap.published,
+            "dropped": snap.dropped,
+            "errors": snap.errors,
+        },
+        "reloads": reloads,
+        "fps": snap.fps,
+        "latency_ms": {"p50": snap.latency_ms_p50, "p95": snap.latency_ms_p95},
+        "uptime_s": snap.uptime_s,
+        "t_ns": time.time_ns(),
+    }

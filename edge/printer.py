@@ -10,6 +10,7 @@ import numpy as np
 
 from edge.client import Subscriber
 from edge.errors import WireError
+from edge.sinks import FrameSink, SinkError
 from edge.wire import FrameMessage, StatusMessage
 
 
@@ -17,6 +18,8 @@ from edge.wire import FrameMessage, StatusMessage
 class ReceiveSummary:
     frames: int = 0
     malformed: int = 0
+    saved: int = 0
+    not_saved: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     first_s: float = 0.0
     last_s: float = 0.0
@@ -29,7 +32,12 @@ class ReceiveSummary:
     def lines(self) -> list[str]:
         lat = np.asarray(self.latencies_ms or [np.nan])
         out = [
-            f"received {self.frames} frames ({self.malformed} malformed) at {self.fps():.2f} fps",
+            f"received {self.frames} frames ({self.malformed} malformed) at {self.fps():.2f} fps"
+            + (
+                f"; saved {self.saved}, not saved {self.not_saved}"
+                if self.saved or self.not_saved
+                else ""
+            ),
             f"latency acquired->received ms: p50 {np.percentile(lat, 50):.1f}  "
             f"p95 {np.percentile(lat, 95):.1f}  max {lat.max():.1f}",
         ]
@@ -50,18 +58,32 @@ def frame_line(msg: FrameMessage, latency_ms: float) -> str:
 
 
 def receive(
-    sub: Subscriber, count: int, timeout_s: float, echo: Callable[[str], None] | None
+    sub: Subscriber,
+    count: int,
+    timeout_s: float,
+    echo: Callable[[str], None] | None,
+    sink: FrameSink | None = None,
+    stop: Callable[[], bool] = lambda: False,
 ) -> ReceiveSummary:
-    """Receive until ``count`` frames arrived (0: forever) or nothing for ``timeout_s``."""
+    """Receive until ``count`` frames arrived (0: forever), ``stop()``, or ``timeout_s`` silence.
+
+    With a ``sink`` every frame is saved; one it refuses is counted and reported.
+    """
     summary = ReceiveSummary()
-    while count == 0 or summary.frames < count:
+    silent_since = time.monotonic()
+    while (count == 0 or summary.frames < count) and not stop():
         try:
-            msg = sub.recv(timeout_s)
+            msg = sub.recv(min(timeout_s, 0.2))  # short slices: ``stop`` is seen promptly
+        except TimeoutError:
+            if time.monotonic() - silent_since >= timeout_s:
+                raise TimeoutError(f"no message from {sub.endpoint} within {timeout_s} s") from None
+            continue
         except WireError as exc:
             summary.malformed += 1
             if echo:
                 echo(f"malformed message: {exc}")
             continue
+        silent_since = time.monotonic()
         now_ns = time.time_ns()
         if isinstance(msg, StatusMessage):
             summary.last_status = {k: msg.header.get(k) for k in ("state", "counters", "fps")}
@@ -76,4 +98,12 @@ def receive(
         summary.frames += 1
         if echo:
             echo(frame_line(msg, latency_ms))
+        if sink is not None:
+            try:
+                sink.write(msg)
+                summary.saved += 1
+            except SinkError as exc:
+                summary.not_saved += 1
+                if echo:
+                    echo(f"not saved: {exc}")
     return summary

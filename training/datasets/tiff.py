@@ -9,12 +9,12 @@ Two layouts, channels selected by name:
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge.readers import tiff_channel_names
 from training.datasets.base import DataError, pick_channels, split_planes
 
 SUFFIXES = (".tif", ".tiff")
@@ -33,20 +33,10 @@ def _read(path: Path) -> tuple[Any, str, list[str]]:
                 raise DataError(str(path), "not a readable TIFF (no image series)")
             series = tif.series[0]
             data, axes = series.asarray(), series.axes
-            names = _channel_names(tif)
+            names = tiff_channel_names(tif)
     except (tifffile.TiffFileError, ValueError, OSError, IndexError, KeyError) as exc:
         raise DataError(str(path), f"not a readable TIFF ({exc})") from None
     return data, axes, names
-
-
-def _channel_names(tif: Any) -> list[str]:
-    if tif.ome_metadata:
-        root = ET.fromstring(tif.ome_metadata)
-        names = [el.get("Name", "") for el in root.iter() if el.tag.endswith("}Channel")]
-        if any(names):
-            return names
-    labels = (tif.imagej_metadata or {}).get("Labels")
-    return list(labels) if labels else []
 
 
 def _two_folders(folder: Path, channels: tuple[str, str]) -> list[tuple[Any, Any, str]]:

@@ -1,0 +1,189 @@
+"""Lazy plane readers for recorded stacks: TIFF / OME-TIFF, OME-Zarr, NDTiff.
+
+Every reader lists the coordinates of its (Y, X) planes in acquisition order
+and reads one plane at a time, so a stack larger than memory replays fine.
+Axis names are the file's own (``T``, ``Z`` for TIFF; ``t``, ``z`` for
+OME-Zarr; ``time``, ``z``, ``position`` for NDTiff). A multi-channel file
+replays one channel, chosen by name (``source.channel``); a file with one
+channel needs no name. Any problem is one ConfigError naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import itertools
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import ConfigError
+
+Coords = dict[str, int | str]
+
+
+class PlaneReader(Protocol):
+    frame_shape_px: tuple[int, int]
+    planes: list[Coords]  # every plane's coordinates, in acquisition order
+
+    def read(self, coords: Coords) -> npt.NDArray[Any]: ...
+
+    def close(self) -> None: ...
+
+
+def _bad(path: Path, message: str) -> ConfigError:
+    return ConfigError(f"source.path {path}", message)
+
+
+def _need(module: str, path: Path) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise _bad(path, f"reading it needs {module}: pip install 'aglu[replay]'") from None
+
+
+def pick_channel(names: list[str], count: int, channel: str | None, path: Path) -> int:
+    """Index of ``channel`` among ``names``; a single-channel file needs no name."""
+    if channel is None:
+        if count == 1:
+            return 0
+        raise _bad(path, f"has {count} channels {names}; choose one with source.channel")
+    if channel not in names:
+        raise _bad(path, f"channel {channel!r} not found; the file has {names}")
+    return names.index(channel)
+
+
+def dense_planes(
+    axes: str, shape: tuple[int, ...], names: list[str], channel: str | None, path: Path
+) -> list[Coords]:
+    """Coordinates of every plane of a dense array whose axes end in Y, X."""
+    if len(axes) != len(shape) or axes[-2:].upper() != "YX":
+        raise _bad(path, f"axes {axes!r} do not fit shape {shape} (need ... Y X)")
+    lead = list(zip(axes[:-2], shape[:-2], strict=True))
+    ranges: list[range] = []
+    for ax, n in lead:
+        if ax.upper() == "C":
+            c = pick_channel(names, n, channel, path)
+            ranges.append(range(c, c + 1))
+        else:
+            ranges.append(range(n))
+    if channel is not None and not any(ax.upper() == "C" for ax, _ in lead):
+        raise _bad(path, f"has no channel axis (axes {axes!r}); drop source.channel")
+    return [dict(zip([a for a, _ in lead], idx, strict=True)) for idx in itertools.product(*ranges)]
+
+
+def tiff_channel_names(tif: Any) -> list[str]:
+    """Channel names from OME-XML (``Channel/@Name``) or ImageJ ``Labels``."""
+    if tif.ome_metadata:
+        root = ET.fromstring(tif.ome_metadata)
+        names = [el.get("Name", "") for el in root.iter() if el.tag.endswith("}Channel")]
+        if any(names):
+            return names
+    labels = (tif.imagej_metadata or {}).get("Labels")
+    return list(labels) if labels else []
+
+
+class TiffReader:
+    def __init__(self, path: Path, channel: str | None) -> None:
+        import tifffile
+
+        try:
+            self._tif = tifffile.TiffFile(path)
+            if not self._tif.series:
+                self._tif.close()
+                raise _bad(path, "no image series in the file")
+            series = self._tif.series[0]
+            axes, self._shape = series.axes.upper(), tuple(series.shape)
+            names = tiff_channel_names(self._tif)
+        except (OSError, ValueError, tifffile.TiffFileError, IndexError, KeyError) as exc:
+            raise _bad(path, f"not a readable TIFF ({exc})") from None
+        self._series: Any = series
+        self._axes = axes
+        self.planes = dense_planes(axes, self._shape, names, channel, path)
+        self.frame_shape_px = (int(self._shape[-2]), int(self._shape[-1]))
+
+    def read(self, coords: Coords) -> npt.NDArray[Any]:
+        lead = self._shape[:-2]
+        if not lead:
+            return np.asarray(self._series.asarray())
+        key = int(np.ravel_multi_index(tuple(int(coords[a]) for a in self._axes[:-2]), lead))
+        return np.asarray(self._series.asarray(key=key))
+
+    def close(self) -> None:
+        self._tif.close()
+
+
+class OmeZarrReader:
+    """NGFF 0.4 (Zarr v2) and 0.5 (Zarr v3) images; the full-resolution level."""
+
+    def __init__(self, path: Path, channel: str | None) -> None:
+        zarr = _need("zarr", path)
+        try:
+            group = zarr.open_group(str(path), mode="r")
+            attrs: dict[str, Any] = dict(group.attrs)
+            meta: Any = attrs.get("ome", attrs)
+            ms = meta["multiscales"][0]
+            axes = "".join(a["name"] if isinstance(a, dict) else a for a in ms["axes"])
+            self._array: Any = group[ms["datasets"][0]["path"]]
+            names = [str(c.get("label", "")) for c in meta.get("omero", {}).get("channels", [])]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise _bad(path, f"missing OME-Zarr metadata ({exc})") from None
+        except Exception as exc:  # zarr raises many unrelated types for a bad store
+            raise _bad(path, f"not a readable OME-Zarr image ({type(exc).__name__})") from None
+        shape = tuple(int(s) for s in self._array.shape)
+        self._axes = axes
+        self.planes = dense_planes(axes, shape, names, channel, path)
+        self.frame_shape_px = (shape[-2], shape[-1])
+
+    def read(self, coords: Coords) -> npt.NDArray[Any]:
+        return np.asarray(self._array[tuple(coords[a] for a in self._axes[:-2])])
+
+    def close(self) -> None:
+        return None
+
+
+class NDTiffReader:
+    """Micro-Manager NDTiff datasets (ndstorage); channels by name."""
+
+    def __init__(self, path: Path, channel: str | None) -> None:
+        ndstorage = _need("ndstorage", path)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # ndstorage prints progress
+                self._ds: Any = ndstorage.Dataset(str(path))
+        except Exception as exc:  # ndstorage raises bare Exceptions for non-datasets
+            raise _bad(path, f"not a readable NDTiff dataset ({exc})") from None
+        coords: list[Coords] = [dict(c) for c in self._ds.get_image_coordinates_list()]
+        names = [str(c) for c in self._ds.axes.get("channel", [])]
+        if names:
+            wanted = names[pick_channel(names, len(names), channel, path)]
+            coords = [c for c in coords if c.get("channel") == wanted]
+        elif channel is not None:
+            raise _bad(path, "has no channel axis; drop source.channel")
+        if not coords:
+            self._ds.close()
+            raise _bad(path, "holds no images")
+        self.planes = coords  # the index's order: the order of acquisition
+        first = self.read(self.planes[0])
+        self.frame_shape_px = (int(first.shape[-2]), int(first.shape[-1]))
+
+    def read(self, coords: Coords) -> npt.NDArray[Any]:
+        return np.asarray(self._ds.read_image(**coords))
+
+    def close(self) -> None:
+        self._ds.close()
+
+
+def open_reader(path: Path, channel: str | None = None) -> PlaneReader:
+    """The reader for ``path``: a *.zarr folder, an NDTiff folder, or a TIFF file."""
+    if not path.exists():
+        raise _bad(path, "does not exist")
+    if path.is_dir():
+        if path.suffix == ".zarr" or (path / "zarr.json").exists() or (path / ".zattrs").exists():
+            return OmeZarrReader(path, channel)
+        return NDTiffReader(path, channel)
+    return TiffReader(path, channel)
