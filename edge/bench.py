@@ -64,6 +64,7 @@ def end_to_end_row(precision: str, size_px: int, frames: int, source_fps: float)
             "source": {"height_px": size_px, "width_px": size_px, "fps": source_fps},
             "model": {"precision": precision},
             "publish": {"endpoint": "tcp://127.0.0.1:0", "publish_input": False},
+            "control": {"endpoint": ""},
         },
         "bench",
     )

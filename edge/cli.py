@@ -172,14 +172,15 @@ def demo(frames: int, size_px: int, fps: float, precision: str) -> None:
             "source": {"height_px": size_px, "width_px": size_px, "fps": fps},
             "model": {"precision": precision},
             "publish": {"endpoint": "tcp://127.0.0.1:0"},
+            "control": {"endpoint": "tcp://127.0.0.1:0"},
         },
         "demo",
     )
     daemon = Daemon(cfg)
     daemon.start()
     click.echo(
-        f"daemon READY on {daemon.endpoint}; model {daemon.model.card.name} "
-        f"({precision}); starting subscriber process",
+        f"daemon READY on {daemon.endpoint} (control {daemon.control_endpoint}); model "
+        f"{daemon.model.card.name} ({precision}); starting subscriber process",
         err=True,
     )
     sub = subprocess.Popen(

@@ -78,6 +78,7 @@ class ModelSection(_Section):
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     intra_op_threads: int = Field(0, ge=0, le=256)
     tile_px: int = Field(0, ge=0, description="frames larger than this run tile by tile (0: never)")
+    max_side_px: int = Field(16384, ge=32, le=65536)  # larger frames are refused, never run
 
     def session(self) -> SessionConfig:
         return SessionConfig(self.providers, self.intra_op_threads)

@@ -40,13 +40,13 @@ class SystemdNotifier:
     def __init__(self, socket_path: str, watchdog_period_s: float | None = None) -> None:
         # An abstract socket is given as "@name" and addressed with a leading NUL.
         self._address = "\0" + socket_path[1:] if socket_path.startswith("@") else socket_path
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
         self._min_interval_s = watchdog_period_s / 2 if watchdog_period_s else None
         self._last_watchdog = 0.0
 
     def notify(self, *fields: str) -> None:
-        try:
-            self._sock.sendto("\n".join(fields).encode(), self._address)
+        try:  # a socket per message, as libsystemd's sd_notify does
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                sock.sendto("\n".join(fields).encode(), self._address)
         except OSError as exc:  # systemd gone or socket full: never stop the frame loop
             logger.warning("sd_notify %s failed: %s", fields, exc)
 
@@ -57,9 +57,6 @@ class SystemdNotifier:
         if now - self._last_watchdog >= self._min_interval_s:
             self._last_watchdog = now
             self.notify("WATCHDOG=1")
-
-    def close(self) -> None:
-        self._sock.close()
 
 
 def notifier_from_env(environ: Mapping[str, str]) -> Notifier:

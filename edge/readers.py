@@ -104,7 +104,11 @@ class TiffReader:
             raise _bad(path, f"not a readable TIFF ({exc})") from None
         self._series: Any = series
         self._axes = axes
-        self.planes = dense_planes(axes, self._shape, names, channel, path)
+        try:
+            self.planes = dense_planes(axes, self._shape, names, channel, path)
+        except ConfigError:
+            self._tif.close()
+            raise
         self.frame_shape_px = (int(self._shape[-2]), int(self._shape[-1]))
 
     def read(self, coords: Coords) -> npt.NDArray[Any]:

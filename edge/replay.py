@@ -36,11 +36,13 @@ class ReplaySource:
 
     def __init__(self, cfg: ReplaySourceConfig) -> None:
         self.cfg = cfg
-        self._reader = open_reader(cfg.path, cfg.channel)
-        self.planes = len(self._reader.planes)
-        self.frame_shape_px: tuple[int, int] = self._reader.frame_shape_px
+        reader = open_reader(cfg.path, cfg.channel)  # checked now, read when streaming
+        self.planes = len(reader.planes)
+        self.frame_shape_px: tuple[int, int] = reader.frame_shape_px
+        reader.close()
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        self._reader = open_reader(self.cfg.path, self.cfg.channel)
         try:
             for index in paced(self.cfg.fps, stop, self.cfg.max_frames):
                 if index >= self.planes and not self.cfg.loop:

@@ -22,10 +22,12 @@ Outputs = dict[str, npt.NDArray[np.float32]]
 class Stainer:
     """Runs one loaded model on 2-D frames."""
 
-    def __init__(self, model: LoadedModel, tile_px: int = 0) -> None:
+    def __init__(self, model: LoadedModel, tile_px: int = 0, max_side_px: int = 16384) -> None:
         """``tile_px`` > 0: frames larger than this run tile by tile (``edge.tiling``),
-        with the card's receptive-field halo; it must be a multiple of the stride."""
+        with the card's receptive-field halo; it must be a multiple of the stride.
+        Frames with a side above ``max_side_px`` are refused (a corrupt header, not a camera)."""
         self.model = model
+        self._max_side_px = max_side_px
         n = model.card.normalization
         self._norm = Normalization(n.low_percentile, n.high_percentile)
         self._stride = model.card.stride_px
@@ -35,7 +37,10 @@ class Stainer:
 
     def validate(self, image: npt.NDArray[Any]) -> str | None:
         """Why this frame cannot be stained, or None."""
-        return check_image(image)
+        problem = check_image(image)
+        if problem is None and max(image.shape) > self._max_side_px:
+            problem = f"frame {image.shape} has a side over model.max_side_px={self._max_side_px}"
+        return problem
 
     def stain(self, image: npt.NDArray[Any]) -> Outputs:
         """Predict every model output for one frame; raises ValueError on bad input."""

@@ -1,6 +1,15 @@
+import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from edge.daemon import Daemon
+from edge.readers import open_reader
+from tests.edge.helpers import local_config
 
 
 def _cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
@@ -28,3 +37,89 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_subscribe_times_out_cleanly() -> None:
     r = _cli("subscribe", "--endpoint", "tcp://127.0.0.1:1", "--timeout-s", "0.3")
     assert r.returncode == 3 and "no message" in r.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _notify_messages(sock: socket.socket, until: str) -> list[str]:
+    got: list[str] = []
+    while until not in got:
+        got += sock.recv(4096).decode().splitlines()
+    return got
+
+
+def test_run_under_systemd_notify_reload_and_sigterm(tmp_path: Path) -> None:
+    """The service as systemd runs it: READY after warm-up; SIGHUP with a broken model keeps
+    serving (the control socket reports the failed reload); SIGTERM -> STOPPING, exit 0 < 2 s."""
+    control = f"tcp://127.0.0.1:{_free_port()}"
+    cfg = tmp_path / "edge.toml"
+    base = (
+        "[source]\nheight_px = 64\nwidth_px = 64\nfps = 20\n"
+        f'[publish]\nendpoint = "tcp://127.0.0.1:{_free_port()}"\n'
+        f'[control]\nendpoint = "{control}"\n'
+    )
+    cfg.write_text(base)
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _notify_messages(notify, "READY=1")
+        (tmp_path / "bad.onnx").write_bytes(b"not a model")
+        cfg.write_text(base + f'[model]\npath = "{tmp_path / "bad.onnx"}"\n')
+        proc.send_signal(signal.SIGHUP)
+        got = _notify_messages(notify, "RELOADING=1")
+        got += _notify_messages(notify, "READY=1")
+        status = json.loads(_cli("ctl", "status", "--control", control).stdout)
+        assert status["reloads"] == {"ok": 0, "failed": 1} and status["state"] == "ready"
+        assert status["model"]["precision"] == "int8"
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert "STOPPING=1" in _notify_messages(notify, "STOPPING=1")
+        assert proc.wait(5) == 0
+        assert time.monotonic() - t0 < 2.0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        stderr = proc.communicate()[1]
+    assert "reload failed, keeping aglu-default" in stderr and "bad.onnx" in stderr
+
+
+def test_keys_then_ctl_on_a_dead_daemon(tmp_path: Path) -> None:
+    r = _cli("keys", str(tmp_path / "k"), "--name", "viewer")
+    assert r.returncode == 0 and (tmp_path / "k" / "viewer.key_secret").exists()
+    r = _cli("ctl", "ping", "--control", "tcp://127.0.0.1:1", "--timeout-s", "0.2")
+    assert r.returncode == 2 and r.stderr.startswith("error: no answer")
+
+
+def test_subscribe_saves_ome_zarr(tmp_path: Path) -> None:
+    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64, "fps": 20}))
+    daemon.start()
+    try:
+        r = _cli(
+            "subscribe",
+            "--endpoint",
+            daemon.endpoint,
+            "--count",
+            "3",
+            "--quiet",
+            "--save",
+            str(tmp_path / "out.zarr"),
+        )
+    finally:
+        daemon.stop()
+    assert r.returncode == 0, r.stderr
+    assert "saved 3 frames" in r.stdout
+    reader = open_reader(tmp_path / "out.zarr", "dapi")
+    assert len(reader.planes) == 3 and reader.frame_shape_px == (64, 64)

@@ -2,50 +2,25 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import zmq
 
 from edge.client import Subscriber
-from edge.config import parse_config
+from edge.config import EdgeConfig
 from edge.daemon import Daemon, State
 from edge.errors import BindError
-from edge.frames import Frame
 from edge.stats import Snapshot
 from edge.wire import FrameMessage, StatusMessage
+from tests.edge.helpers import GatedSource, local_config
 
 
-class GatedSource:
-    """Yields the given images once ``gate`` is set (after the subscriber is connected)."""
-
-    name = "test-list"
-
-    def __init__(self, images: list[np.ndarray]) -> None:
-        self.images = images
-        self.gate = threading.Event()
-
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        while not self.gate.wait(0.05):
-            if stop.is_set():
-                return
-        for i, img in enumerate(self.images):
-            yield Frame(i, img, time.time_ns(), axes={"time": i}, pixel_size_um=0.5)
-            time.sleep(0.02)
-
-
-def _config(**publish: object):  # type: ignore[no-untyped-def]
-    return parse_config(
-        {
-            "source": {"height_px": 64, "width_px": 64},
-            "publish": {"endpoint": "tcp://127.0.0.1:0", "status_interval_s": 0.05, **publish},
-            "queue": {"capacity": 64},
-            "run": {"max_consecutive_errors": 50},
-        },
-        "test",
+def _config(**publish: object) -> EdgeConfig:
+    return local_config(
+        source={"height_px": 64, "width_px": 64},
+        publish={"status_interval_s": 0.05, **publish},
+        queue={"capacity": 64},
+        run={"max_consecutive_errors": 50},
     )
 
 
@@ -128,10 +103,7 @@ def test_port_in_use_is_one_clear_error() -> None:
 
 def _run_to_end(source: dict[str, object], **sections: dict[str, object]) -> Snapshot:
     """Run the daemon on a finite simulated source until it ends; its final counters."""
-    cfg = parse_config(
-        {"source": source, "publish": {"endpoint": "tcp://127.0.0.1:0"}, **sections}, "test"
-    )
-    daemon = Daemon(cfg)
+    daemon = Daemon(local_config(source=source, **sections))
     daemon.start()
     assert daemon.wait(30)
     daemon.stop()

@@ -15,6 +15,7 @@ from edge.daemon import Daemon
 from edge.errors import ConfigError
 from edge.replay import ReplaySource, ReplaySourceConfig
 from edge.wire import FrameMessage
+from tests.edge.helpers import local_config
 
 
 @pytest.fixture
@@ -52,18 +53,8 @@ def test_bad_file_is_one_config_error(tmp_path: Path) -> None:
 
 def test_daemon_replays_a_stack_to_a_subscriber(stack: tuple[Path, np.ndarray]) -> None:
     path, data = stack
-    cfg = parse_config(
-        {
-            "source": {
-                "kind": "replay",
-                "path": str(path),
-                "fps": 20,
-                "loop": True,
-                "pixel_size_um": 0.3,
-            },
-            "publish": {"endpoint": "tcp://127.0.0.1:0"},
-        },
-        "test",
+    cfg = local_config(
+        source={"kind": "replay", "path": str(path), "fps": 20, "loop": True, "pixel_size_um": 0.3}
     )
     daemon = Daemon(cfg)
     daemon.start()

@@ -7,19 +7,16 @@ import threading
 import numpy as np
 
 from edge.client import Subscriber
-from edge.config import parse_config
 from edge.daemon import Daemon
 from edge.wire import FrameMessage, StatusMessage
+from tests.edge.helpers import local_config
 
 
 def test_trained_exported_model_serves_frames_to_a_subscriber(tiny_export) -> None:  # type: ignore[no-untyped-def]
-    cfg = parse_config(
-        {
-            "source": {"height_px": 64, "width_px": 96, "fps": 20},
-            "model": {"path": str(tiny_export.int8)},
-            "publish": {"endpoint": "tcp://127.0.0.1:0", "status_interval_s": 0.05},
-        },
-        "system test",
+    cfg = local_config(
+        source={"height_px": 64, "width_px": 96, "fps": 20},
+        model={"path": str(tiny_export.int8)},
+        publish={"status_interval_s": 0.05},
     )
     daemon = Daemon(cfg)
     daemon.start()

@@ -1,0 +1,65 @@
+"""Reloading the model while frames flow: a good model swaps in, a bad one changes nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from edge.client import Subscriber
+from edge.daemon import Daemon, State
+from edge.model import default_model_path
+from edge.wire import FrameMessage
+from tests.edge.helpers import local_config
+
+SOURCE = {"height_px": 64, "width_px": 64, "fps": 40}
+
+
+@pytest.fixture
+def daemon() -> Iterator[Daemon]:
+    d = Daemon(local_config(source=SOURCE))
+    d.start()
+    yield d
+    d.stop()
+
+
+def _next_frame_model(d: Daemon) -> str:
+    """The precision named in the next frame received after now."""
+    with Subscriber(d.endpoint, topics=(b"frame",)) as sub:
+        t0 = time.time_ns()
+        while True:
+            msg = sub.recv(timeout_s=10)
+            assert isinstance(msg, FrameMessage)
+            if msg.header["t_ns"]["received"] > t0:
+                return str(msg.header["model"]["precision"])
+
+
+def test_good_model_swaps_in_without_stopping(daemon: Daemon) -> None:
+    assert _next_frame_model(daemon) == "int8"
+    before = daemon.counters.snapshot().published
+    assert daemon.reload(local_config(source=SOURCE, model={"precision": "fp32"}))
+    assert _next_frame_model(daemon) == "fp32"
+    assert daemon.reloads == {"ok": 1, "failed": 0} and daemon.state is State.READY
+    assert daemon.counters.snapshot().published > before
+
+
+def test_bad_model_keeps_the_old_one_serving(daemon: Daemon, corrupt_model: Path) -> None:
+    sha = daemon.model.sha256
+    assert not daemon.reload(local_config(source=SOURCE, model={"path": str(corrupt_model)}))
+    assert daemon.model.sha256 == sha and daemon.reloads == {"ok": 0, "failed": 1}
+    assert _next_frame_model(daemon) == "int8" and daemon.state is State.READY
+    assert daemon.cfg.model.path is None  # the running config is unchanged too
+
+
+def test_sections_that_need_a_restart_are_not_applied(
+    daemon: Daemon, caplog: pytest.LogCaptureFixture
+) -> None:
+    new = local_config(
+        source={**SOURCE, "fps": 1}, publish={"status_interval_s": 0.5}, model={"tile_px": 32}
+    )
+    assert daemon.reload(new)
+    assert "[source] changed; it applies after a restart" in caplog.text
+    assert daemon.cfg.source.fps == 40 and daemon.cfg.publish.status_interval_s == 0.5
+    assert daemon.cfg.model.tile_px == 32 and daemon.model.path == str(default_model_path("int8"))
