@@ -17,6 +17,7 @@ from edge.client import Subscriber
 from edge.config import parse_config
 from edge.daemon import Daemon
 from edge.model import SessionConfig, default_model_path, load_model
+from edge.preprocess import Normalization, crop, normalize, pad_to_multiple
 from edge.simulate import SimulationConfig, simulate_pair
 from edge.stainer import Stainer
 from edge.wire import TOPIC_FRAME, FrameMessage
@@ -58,6 +59,20 @@ def stainer_row(precision: str, size_px: int, frames: int) -> BenchRow:
     return _row("stainer", precision, size_px, lat, 1e3 / float(np.mean(lat)))
 
 
+def numpy_row(size_px: int, frames: int) -> BenchRow:
+    """The torch-free, model-free floor: the stainer's numpy pre/post-processing alone
+    (percentile normalisation, padding to the stride, cropping)."""
+    image = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
+    norm = Normalization()
+    lat = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        padded, shape = pad_to_multiple(normalize(image, norm), 32)
+        np.ascontiguousarray(crop(padded, shape))
+        lat.append((time.perf_counter() - t0) * 1e3)
+    return _row("numpy only", "-", size_px, lat, 1e3 / float(np.mean(lat)))
+
+
 def end_to_end_row(precision: str, size_px: int, frames: int, source_fps: float) -> BenchRow:
     cfg = parse_config(
         {
@@ -89,6 +104,7 @@ def end_to_end_row(precision: str, size_px: int, frames: int, source_fps: float)
 def bench(sizes: list[int], frames: int) -> list[BenchRow]:
     rows = []
     for size in sizes:
+        rows.append(numpy_row(size, frames))
         for precision in ("int8", "fp32"):
             alone = stainer_row(precision, size, frames)
             rows.append(alone)

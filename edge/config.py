@@ -10,7 +10,15 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from edge.control import ControlConfig
 from edge.curve import CurveServerConfig
@@ -25,6 +33,15 @@ from edge.watch import WatchSourceConfig
 
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
+        """``""`` for an optional field (a path, a channel, a size) means "not set"."""
+        field = cls.model_fields[info.field_name] if info.field_name else None
+        if value == "" and field is not None and field.default is None:
+            return None
+        return value
 
 
 class SourceSection(_Section):

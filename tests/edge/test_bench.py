@@ -4,6 +4,7 @@ from edge.bench import bench
 def test_bench_measures_both_paths_and_precisions_on_real_sockets() -> None:
     rows = bench([64], frames=3)
     assert [(r.path, r.precision) for r in rows] == [
+        ("numpy only", "-"),
         ("stainer", "int8"),
         ("end to end", "int8"),
         ("stainer", "fp32"),

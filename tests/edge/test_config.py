@@ -42,3 +42,17 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
     path.write_text("[source\nfps=")
     with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML"):
         load_config(path)
+
+
+def test_the_readme_config_block_is_valid_and_complete() -> None:
+    """The documented TOML parses, and it documents every field the config has."""
+    import tomllib
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("### Daemon configuration", 1)[1].split("```toml\n", 1)[1]
+    data = tomllib.loads(block.split("```", 1)[0])
+    cfg = parse_config(data, "README")
+    assert cfg.source.path is None and cfg.publish.curve() is None  # "" means unset
+    for name, section in EdgeConfig.model_fields.items():
+        documented = set(data.get(name, {}))
+        assert documented == set(section.annotation.model_fields), name  # type: ignore[union-attr]
