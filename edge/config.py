@@ -137,6 +137,7 @@ class QueueSection(_Section):
 
 class RunSection(_Section):
     max_consecutive_errors: int = Field(20, ge=1)
+    source_stall_s: float = Field(30.0, gt=0)  # no frame nor idle tick this long: no WATCHDOG
 
 
 class EdgeConfig(_Section):

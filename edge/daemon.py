@@ -123,6 +123,8 @@ class Daemon:
                 self.publisher.close()
                 raise
             self.control_endpoint = self._control.endpoint
+        self._source_alive_s = time.monotonic()
+        self._stall_logged = False
         self._threads = [
             threading.Thread(target=self._source_loop, name="aglu-source", daemon=True),
             threading.Thread(target=self._worker_loop, name="aglu-worker", daemon=True),
@@ -216,19 +218,36 @@ class Daemon:
     def _source_loop(self) -> None:
         try:
             for frame in self.source.frames(self._stop):
+                self._source_alive_s = time.monotonic()
+                if frame is None:  # the source is alive with nothing new (an idle tick)
+                    continue
                 self.counters.add(received=1)
                 if self._queue.put((frame, time.time_ns())) is not None:
                     self.counters.add(dropped=1)
-        except Exception:
+        except Exception as exc:
             logger.exception("source %s failed", self.source.name)
+            self.failure = exc  # `aglu-edge run` exits non-zero: systemd restarts us
+            self.state = State.FAILED
         finally:
             self._source_done.set()
+
+    def _feed_watchdog(self) -> None:
+        """WATCHDOG=1 only while both loops live: this one, and the source (a frame or an
+        idle tick within ``run.source_stall_s``), so a hung camera call gets us restarted."""
+        stalled_s = time.monotonic() - self._source_alive_s
+        if stalled_s <= self.active.cfg.run.source_stall_s:
+            self._notifier.watchdog()
+        elif not self._stall_logged:
+            logger.error(
+                "source %s silent for %.0f s: withholding WATCHDOG", self.source.name, stalled_s
+            )
+        self._stall_logged = stalled_s > self.active.cfg.run.source_stall_s
 
     def _worker_loop(self) -> None:
         next_status = time.monotonic()
         consecutive = 0
         while True:
-            self._notifier.watchdog()
+            self._feed_watchdog()
             item = None if self._stop.is_set() else self._queue.get(timeout_s=0.05)
             if item is not None:
                 consecutive = 0 if self._process(*item) else consecutive + 1

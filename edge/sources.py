@@ -14,11 +14,15 @@ from edge.simulate import SimulationConfig, simulate_pair
 
 @runtime_checkable
 class FrameSource(Protocol):
-    """Yields frames until exhausted or ``stop`` is set. Must never block acquisition."""
+    """Yields frames until exhausted or ``stop`` is set. Must never block acquisition.
+
+    A source that waits for frames it does not pace itself (a folder, a microscope)
+    yields ``None`` now and then while idle: proof of life for the systemd watchdog.
+    """
 
     name: str
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]: ...
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]: ...
 
 
 def paced(fps: float, stop: threading.Event, count: int = 0) -> Iterator[int]:

@@ -95,7 +95,7 @@ class WatchSource:
         finally:
             reader.close()
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         pending: dict[Path, tuple[int, int]] = {}
         index = 0
         while not stop.is_set():
@@ -107,4 +107,5 @@ class WatchSource:
                     yield frame
             if self.cfg.max_frames and index >= self.cfg.max_frames:
                 return
+            yield None  # idle tick: alive, nothing new
             stop.wait(self.cfg.poll_s)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edge.daemon import Daemon
+from edge.frames import Frame
 from edge.notify import NullNotifier, SystemdNotifier, notifier_from_env
 from tests.edge.helpers import local_config
 
@@ -77,3 +81,46 @@ def test_daemon_notifies_ready_watchdog_and_stopping(
         daemon.stop()
     got += _messages(sock, "STOPPING=1")
     assert got.index("READY=1") < got.index("STOPPING=1")
+
+
+class HangingSource:
+    """Streams frames until ``hang`` is set, then blocks like a stuck camera call."""
+
+    name = "hanging"
+
+    def __init__(self) -> None:
+        self.hang = threading.Event()
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
+        i = 0
+        while not self.hang.is_set():
+            yield Frame(i, np.ones((64, 64), np.float32), time.time_ns())
+            i += 1
+            time.sleep(0.02)
+        stop.wait()  # hung until the daemon stops
+
+
+def test_watchdog_stops_when_the_source_hangs(notify_socket: tuple[str, socket.socket]) -> None:
+    path, sock = notify_socket
+    source = HangingSource()
+    daemon = Daemon(
+        local_config(source={"height_px": 64, "width_px": 64}, run={"source_stall_s": 0.3}),
+        source=source,
+        notifier=SystemdNotifier(path, watchdog_period_s=0.1),
+    )
+    daemon.start()
+    try:
+        _messages(sock, "READY=1")
+        _messages(sock, "WATCHDOG=1")  # frames flow: the watchdog is fed
+        source.hang.set()
+        time.sleep(0.6)  # past source_stall_s: feeding has stopped
+        sock.settimeout(0.05)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                sock.recv(4096)  # discard what was sent before the stall was noticed
+        sock.settimeout(0.7)
+        with pytest.raises(TimeoutError):
+            sock.recv(4096)  # 0.7 s = 14 watchdog half-periods of silence
+        assert daemon.counters.snapshot().published > 0
+    finally:
+        daemon.stop()

@@ -107,7 +107,7 @@ def test_watcher_streams_new_files_and_skips_bad_ones(tmp_path: Path) -> None:
     src = WatchSource(WatchSourceConfig(tmp_path, poll_s=0.05, max_frames=3))
     got: list[Frame] = []
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: got.extend(src.frames(stop)))
+    thread = threading.Thread(target=lambda: got.extend(f for f in src.frames(stop) if f))
     thread.start()
     try:
         time.sleep(0.2)
