@@ -17,9 +17,9 @@ $(STAMP_EDGE): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-# Everything the test suite needs: train, export and io extras and the dev tools.
+# Everything the test suite needs: train, export, io and mm extras and the dev tools.
 $(STAMP_ALL): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[train,export,io,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,export,io,mm,dev]"
 	touch $@ $(STAMP_EDGE)
 
 demo: $(STAMP_EDGE)

@@ -24,6 +24,7 @@ from edge.control import ControlConfig
 from edge.curve import CurveServerConfig
 from edge.endpoints import check_endpoint, is_local_endpoint
 from edge.errors import ConfigError
+from edge.handoff import IngestConfig, check_ingest_endpoint
 from edge.model import SessionConfig
 from edge.publisher import PublisherConfig, check_publish_endpoint
 from edge.replay import ReplaySourceConfig
@@ -45,7 +46,9 @@ class _Section(BaseModel):
 
 
 class SourceSection(_Section):
-    kind: Literal["simulated", "replay", "watch"] = "simulated"
+    kind: Literal["simulated", "replay", "watch", "ingest", "mm-sidecar"] = "simulated"
+    endpoint: str = "tcp://127.0.0.1:5557"  # ingest: where pycromanager hooks push frames
+    mm_port: int = Field(4827, ge=1, le=65535)  # mm-sidecar: the pycro-manager server port
     path: Path | None = None  # replay: a TIFF / OME-TIFF / OME-Zarr / NDTiff; watch: a folder
     channel: str | None = None  # replay/watch: the channel of multi-channel files, by name
     loop: bool = False  # replay: start again at the end
@@ -82,6 +85,9 @@ class SourceSection(_Section):
             self.pixel_size_um,
             self.max_frames,
         )
+
+    def ingest(self) -> IngestConfig:
+        return IngestConfig(self.endpoint)
 
     def simulated(self) -> SimulatedSourceConfig:
         return SimulatedSourceConfig(
@@ -163,6 +169,8 @@ def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:
         )
         raise ConfigError(f"{origin}: field '{where}'", f"{err['msg']}{value}") from None
     check_publish_endpoint(cfg.publish.endpoint, cfg.publish.curve() is not None)
+    if cfg.source.kind == "ingest":
+        check_ingest_endpoint(cfg.source.endpoint)
     if cfg.control.endpoint:
         check_endpoint(cfg.control.endpoint, "control.endpoint")
         if not is_local_endpoint(cfg.control.endpoint):

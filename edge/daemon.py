@@ -20,6 +20,7 @@ from edge.config import EdgeConfig
 from edge.control import ControlServer
 from edge.errors import AgluError, FrameError
 from edge.frames import Frame, StainedFrame
+from edge.handoff import IngestSource
 from edge.latest import LatestWinsQueue
 from edge.messages import frame_message, model_info, status_document
 from edge.model import LoadedModel, default_model_path, load_model
@@ -53,6 +54,13 @@ def build_source(cfg: EdgeConfig) -> FrameSource:
         return ReplaySource(cfg.source.replay())
     if cfg.source.kind == "watch":
         return WatchSource(cfg.source.watch())
+    if cfg.source.kind == "ingest":
+        return IngestSource(cfg.source.ingest())
+    if cfg.source.kind == "mm-sidecar":
+        from edge.sidecar import JavaCoreReader, SidecarConfig, SidecarSource
+
+        port = cfg.source.mm_port
+        return SidecarSource(lambda: JavaCoreReader(port), SidecarConfig())
     return SimulatedSource(cfg.source.simulated())
 
 

@@ -1,0 +1,148 @@
+"""Live sidecar: stain what a running Micro-Manager acquires, without taking its frames.
+
+Attaches to Micro-Manager's core and, while a sequence acquisition runs (live
+mode or a GUI-started acquisition), reads the newest image of the circular
+buffer non-destructively (``getLastImageMD`` / ``get_last_tagged_image``:
+nothing is popped, Micro-Manager's own display and saving see every frame).
+Each image is taken once, by its ``ImageNumber`` tag. When the core goes away
+(Micro-Manager restarted), the sidecar reconnects with exponential back-off
+and keeps proving life to the watchdog meanwhile.
+
+Two core adapters behind ``CoreReader``:
+- ``JavaCoreReader``: the Micro-Manager GUI through pycromanager's ``Core``
+  (the pycro-manager server, port 4827, enabled in MM's Options).
+- ``PymmcoreReader``: a pymmcore / pymmcore-plus ``CMMCore`` in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.frames import Frame
+from edge.mmhook import frame_from_mm
+
+logger = logging.getLogger(__name__)
+
+LastImage = tuple[npt.NDArray[Any], dict[str, Any]]
+
+
+class CoreReader(Protocol):
+    def sequence_running(self) -> bool: ...
+
+    def last_image(self) -> LastImage | None:
+        """The newest image in the circular buffer and its tags, not removed; None if empty."""
+        ...
+
+
+class PymmcoreReader:
+    """pymmcore / pymmcore-plus core objects (camelCase or pycromanager's snake_case)."""
+
+    def __init__(self, core: Any) -> None:
+        import pymmcore
+
+        self._core = core
+        self._md = pymmcore.Metadata
+        snake = not hasattr(core, "getLastImageMD")
+        self._running = core.is_sequence_running if snake else core.isSequenceRunning
+        self._last = core.get_last_image_md if snake else core.getLastImageMD
+        self._count = core.get_remaining_image_count if snake else core.getRemainingImageCount
+        self._size = core.get_pixel_size_um if snake else core.getPixelSizeUm
+
+    def sequence_running(self) -> bool:
+        return bool(self._running())
+
+    def last_image(self) -> LastImage | None:
+        if self._count() == 0 and not self.sequence_running():
+            return None
+        md = self._md()
+        try:
+            image = self._last(md)
+        except (RuntimeError, IndexError):  # buffer empty between the check and the read
+            return None
+        tags = {k: md.GetSingleTag(k).GetValue() for k in md.GetKeys()}
+        tags.setdefault("PixelSizeUm", self._size())
+        return np.asarray(image), tags
+
+
+class JavaCoreReader:
+    """The Micro-Manager GUI's core, through pycromanager (Java, over ZeroMQ)."""
+
+    def __init__(self, port: int = 4827, timeout_ms: int = 2000) -> None:
+        from pycromanager import Core
+
+        self._core: Any = Core(port=port, timeout=timeout_ms)
+
+    def sequence_running(self) -> bool:
+        return bool(self._core.is_sequence_running())
+
+    def last_image(self) -> LastImage | None:
+        if self._core.get_remaining_image_count() == 0:
+            return None
+        tagged = self._core.get_last_tagged_image()
+        tags = dict(tagged.tags)
+        h, w = int(tags["Height"]), int(tags["Width"])
+        return np.reshape(np.asarray(tagged.pix), (h, w)), tags
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarConfig:
+    poll_s: float = 0.01  # how often the buffer is looked at while a sequence runs
+    idle_poll_s: float = 0.25  # ... and while none runs
+    backoff_s: tuple[float, float] = (0.5, 30.0)  # reconnect delay: first, largest
+
+
+class SidecarSource:
+    name = "mm-sidecar"
+
+    def __init__(self, connect: Callable[[], CoreReader], cfg: SidecarConfig) -> None:
+        """``connect`` opens a CoreReader; it is called again after any failure."""
+        self._connect = connect
+        self.cfg = cfg
+        self.reconnects = 0
+
+    def _reader(self, stop: threading.Event) -> Iterator[CoreReader | None]:
+        """Connect, retrying with exponential back-off; None while waiting (idle ticks)."""
+        delay = self.cfg.backoff_s[0]
+        while not stop.is_set():
+            try:
+                yield self._connect()
+                return
+            except Exception as exc:  # any failure to reach the core: try again later
+                logger.warning(
+                    "sidecar: cannot reach Micro-Manager (%s); retry in %.1f s", exc, delay
+                )
+            yield None
+            stop.wait(delay)
+            delay = min(delay * 2, self.cfg.backoff_s[1])
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
+        index, last_number = 0, None
+        while not stop.is_set():
+            reader = None
+            for reader in self._reader(stop):
+                if reader is None:
+                    yield None
+            if reader is None:
+                return
+            try:
+                while not stop.is_set():
+                    got = reader.last_image()
+                    number = got[1].get("ImageNumber") if got else None
+                    if got is None or number == last_number:
+                        yield None
+                        running = got is not None or reader.sequence_running()
+                        stop.wait(self.cfg.poll_s if running else self.cfg.idle_poll_s)
+                        continue
+                    last_number = number
+                    yield frame_from_mm(got[0].copy(), got[1], index, self.name)
+                    index += 1
+            except Exception as exc:  # the core went away mid-read: reconnect
+                self.reconnects += 1
+                logger.warning("sidecar: lost Micro-Manager (%s); reconnecting", exc)
