@@ -17,9 +17,9 @@ $(STAMP_EDGE): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-# Everything the test suite needs: train, export, io and mm extras and the dev tools.
+# Everything the test suite needs: every extra and the dev tools.
 $(STAMP_ALL): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[train,export,io,mm,dev]"
+	$(BIN)/python -m pip install -q -e ".[train,export,io,mm,view,dev]"
 	touch $@ $(STAMP_EDGE)
 
 demo: $(STAMP_EDGE)
@@ -30,6 +30,7 @@ lint: $(STAMP_ALL)
 	$(BIN)/mypy edge export training
 
 test: lint
+	bash tools/sysdeps.sh
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP_ALL)

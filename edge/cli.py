@@ -161,6 +161,50 @@ def ctl(command: str, control: str, timeout_s: float) -> None:
 
 
 @main.command()
+@click.option("--endpoint", default="tcp://127.0.0.1:5555", show_default=True)
+@click.option(
+    "--server-key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="CURVE: the daemon's public key (NAME.key).",
+)
+@click.option(
+    "--secret-key",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="CURVE: this viewer's secret key (NAME.key_secret).",
+)
+def view(endpoint: str, server_key: Path | None, secret_key: Path | None) -> None:
+    """Open napari on the live stream: QPI, predicted DAPI and uncertainty layers."""
+    from edge.viewer import run_viewer
+
+    if (server_key is None) != (secret_key is None):
+        raise click.UsageError("CURVE needs both --server-key and --secret-key")
+    curve = CurveClientConfig(server_key, secret_key) if server_key and secret_key else None
+    run_viewer(endpoint, curve)
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Daemon TOML config to check (default: the embedded default).",
+)
+def check(config_path: Path | None) -> None:
+    """Validate a config and load + warm up its model, without binding anything."""
+    cfg = load_config(config_path)
+    daemon = Daemon(cfg)
+    active = daemon.check()
+    click.echo(
+        f"ok: {config_path or 'embedded default'}: source {cfg.source.kind}, model "
+        f"{active.model.card.name} {active.model.card.precision} "
+        f"(sha256 {active.model.sha256[:12]}), publish {cfg.publish.endpoint}"
+    )
+
+
+@main.command()
 @click.option("--frames", default=20, show_default=True, help="Frames the subscriber waits for.")
 @click.option("--size", "size_px", default=512, show_default=True, help="Frame side in pixels.")
 @click.option("--fps", default=4.0, show_default=True)

@@ -45,6 +45,10 @@ class Subscriber:
             raise TimeoutError(f"no message from {self.endpoint} within {timeout_s} s")
         return decode(self._sock.recv_multipart())
 
+    def pending(self) -> bool:
+        """True if a message is waiting (recv would not block)."""
+        return bool(self._sock.poll(0))
+
     def close(self) -> None:
         self._sock.close(0)
 

@@ -115,6 +115,16 @@ class Daemon:
         stainer.warm_up(*shape_px)
         return Active(cfg, model, stainer)
 
+    def check(self) -> Active:
+        """Everything start() validates except binding: config, source, model, warm-up."""
+        source = self._source or build_source(self.cfg)
+        default = (self.cfg.source.height_px, self.cfg.source.width_px)
+        shape: tuple[int, int] = getattr(source, "frame_shape_px", default)
+        close = getattr(source, "close", None)
+        if callable(close):
+            close()
+        return self._load(self.cfg, shape)
+
     def start(self) -> None:
         """Load the model, warm up, bind; then READY. Fails fast on any of them."""
         self.source = self._source or build_source(self.cfg)
@@ -138,11 +148,11 @@ class Daemon:
             threading.Thread(target=self._worker_loop, name="aglu-worker", daemon=True),
         ]
         self.state = State.READY
+        self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
         for t in self._threads:
             t.start()
         if self._control is not None:
             self._control.start()
-        self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
         logger.info("READY: %s -> %s", self.source.name, self.endpoint)
 
     def reload_failed(self, reason: BaseException) -> None:

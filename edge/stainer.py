@@ -28,6 +28,7 @@ class Stainer:
         Frames with a side above ``max_side_px`` are refused (a corrupt header, not a camera)."""
         self.model = model
         self._max_side_px = max_side_px
+        self.warm_runs = 0
         n = model.card.normalization
         self._norm = Normalization(n.low_percentile, n.high_percentile)
         self._stride = model.card.stride_px
@@ -71,3 +72,4 @@ class Stainer:
         image = rng.standard_normal((height_px, width_px)).astype(np.float32)
         for _ in range(runs):
             self.stain(image)
+        self.warm_runs += runs

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import random
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,3 +45,32 @@ def mm_core(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untype
     if core.is_sequence_running():
         core.stop_sequence_acquisition()
     stop_headless()
+
+
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[str]:
+    """An X display for napari/vispy (OpenGL): $DISPLAY, else a private Xvfb.
+
+    Qt's ``offscreen`` platform has no OpenGL context, so vispy cannot render
+    there; Xvfb is headless X with Mesa's software OpenGL."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("no X display and no Xvfb (Debian: apt-get install xvfb libxcb-cursor0)")
+    display = f":{random.randint(100, 60000)}"
+    proc = subprocess.Popen(
+        [xvfb, display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            pytest.skip(f"Xvfb {display} did not start")
+        time.sleep(0.05)
+    os.environ["DISPLAY"], os.environ["QT_QPA_PLATFORM"] = display, "xcb"
+    yield display
+    proc.terminate()
+    proc.wait(5)

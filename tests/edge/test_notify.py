@@ -124,3 +124,30 @@ def test_watchdog_stops_when_the_source_hangs(notify_socket: tuple[str, socket.s
         assert daemon.counters.snapshot().published > 0
     finally:
         daemon.stop()
+
+
+class RecordingNotifier:
+    """Records each notification with what the daemon had done by then."""
+
+    def __init__(self) -> None:
+        self.daemon: Daemon | None = None
+        self.log: list[tuple[str, int]] = []
+
+    def notify(self, *fields: str) -> None:
+        assert self.daemon is not None
+        warm = self.daemon.active.stainer.warm_runs if hasattr(self.daemon, "active") else 0
+        self.log += [(f, warm) for f in fields]
+
+    def watchdog(self) -> None:
+        return None
+
+
+def test_ready_only_after_warm_up_and_bind() -> None:
+    rec = RecordingNotifier()
+    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64}), notifier=rec)
+    rec.daemon = daemon
+    daemon.start()
+    daemon.stop()
+    ready = [warm for field, warm in rec.log if field == "READY=1"]
+    assert ready == [2]  # exactly one READY, sent after both warm-up runs
+    assert rec.log[-1] == ("STOPPING=1", 2)
