@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -9,8 +10,10 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -26,6 +29,34 @@ from edge.printer import receive
 from edge.sinks import open_sink
 
 logger = logging.getLogger("edge")
+F = TypeVar("F", bound=Callable[..., Any])
+_KEY_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Daemon TOML config (default: the embedded default).",
+)
+
+
+def curve_client_options(func: F) -> F:
+    """``--server-key``/``--secret-key`` become one ``curve`` argument (None: no CURVE)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, server_key: Path | None, secret_key: Path | None, **kwargs: Any) -> Any:
+        if (server_key is None) != (secret_key is None):
+            raise click.UsageError("CURVE needs both --server-key and --secret-key")
+        curve = CurveClientConfig(server_key, secret_key) if server_key and secret_key else None
+        return func(*args, curve=curve, **kwargs)
+
+    secret = click.option(
+        "--secret-key", type=_KEY_FILE, help="CURVE: this client's secret key (NAME.key_secret)."
+    )
+    server = click.option(
+        "--server-key", type=_KEY_FILE, help="CURVE: the daemon's public key (NAME.key)."
+    )
+    return cast(F, server(secret(wrapper)))
 
 
 @click.group(cls=AgluGroup)
@@ -68,13 +99,7 @@ def _run_daemon(cfg: EdgeConfig, config_path: Path | None) -> Daemon:
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Daemon TOML config (default: the embedded default).",
-)
+@config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM/SIGINT (or the source ends)."""
     daemon = _run_daemon(load_config(config_path), config_path)
@@ -95,31 +120,16 @@ def run(config_path: Path | None) -> None:
     default=None,
     help="Save every frame: a new .zarr folder (OME-Zarr) or .ome.tif file.",
 )
-@click.option(
-    "--server-key",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="CURVE: the daemon's public key (NAME.key).",
-)
-@click.option(
-    "--secret-key",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="CURVE: this subscriber's secret key (NAME.key_secret).",
-)
+@curve_client_options
 def subscribe(
     endpoint: str,
     count: int,
     timeout_s: float,
     quiet: bool,
     save: Path | None,
-    server_key: Path | None,
-    secret_key: Path | None,
+    curve: CurveClientConfig | None,
 ) -> None:
     """Receive stained frames; print per-frame latency and a summary, optionally save them."""
-    if (server_key is None) != (secret_key is None):
-        raise click.UsageError("CURVE needs both --server-key and --secret-key")
-    curve = CurveClientConfig(server_key, secret_key) if server_key and secret_key else None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -162,36 +172,16 @@ def ctl(command: str, control: str, timeout_s: float) -> None:
 
 @main.command()
 @click.option("--endpoint", default="tcp://127.0.0.1:5555", show_default=True)
-@click.option(
-    "--server-key",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="CURVE: the daemon's public key (NAME.key).",
-)
-@click.option(
-    "--secret-key",
-    type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    default=None,
-    help="CURVE: this viewer's secret key (NAME.key_secret).",
-)
-def view(endpoint: str, server_key: Path | None, secret_key: Path | None) -> None:
+@curve_client_options
+def view(endpoint: str, curve: CurveClientConfig | None) -> None:
     """Open napari on the live stream: QPI, predicted DAPI and uncertainty layers."""
     from edge.viewer import run_viewer
 
-    if (server_key is None) != (secret_key is None):
-        raise click.UsageError("CURVE needs both --server-key and --secret-key")
-    curve = CurveClientConfig(server_key, secret_key) if server_key and secret_key else None
     run_viewer(endpoint, curve)
 
 
 @main.command()
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Daemon TOML config to check (default: the embedded default).",
-)
+@config_option
 def check(config_path: Path | None) -> None:
     """Validate a config and load + warm up its model, without binding anything."""
     cfg = load_config(config_path)

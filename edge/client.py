@@ -6,15 +6,14 @@ with Subscriber("tcp://127.0.0.1:5555") as sub:
 
 from __future__ import annotations
 
-from types import TracebackType
-
 import zmq
 
+from edge.closing import Closing
 from edge.curve import CurveClientConfig
 from edge.wire import TOPIC_FRAME, TOPIC_STATUS, FrameMessage, StatusMessage, decode
 
 
-class Subscriber:
+class Subscriber(Closing):
     def __init__(
         self,
         endpoint: str,
@@ -51,14 +50,3 @@ class Subscriber:
 
     def close(self) -> None:
         self._sock.close(0)
-
-    def __enter__(self) -> Subscriber:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -18,12 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.closing import Closing
 from edge.config import EdgeConfig
 from edge.frames import Frame
 from edge.handoff import IngestClient, IngestConfig, QueueSource
@@ -50,7 +50,7 @@ def frame_from_mm(
     )
 
 
-class StainHook:
+class StainHook(Closing):
     """A pycromanager ``image_process_fn``; also a context manager that closes the hand-off."""
 
     def __init__(
@@ -82,17 +82,6 @@ class StainHook:
 
     def close(self) -> None:
         self._close()
-
-    def __enter__(self) -> StainHook:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def hook_to_daemon(endpoint: str = "tcp://127.0.0.1:5557", hwm: int = 4) -> StainHook:

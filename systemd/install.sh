@@ -11,21 +11,9 @@
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-PREFIX=${AGLU_PREFIX:-/opt/aglu}
-CONF=${AGLU_CONF:-/etc/aglu}
-UNIT_DIR=${AGLU_UNIT_DIR:-/etc/systemd/system}
+. "$(dirname "$0")/common.sh"
 EXTRAS=${AGLU_EXTRAS:-mm,io}
 PYTHON=${PYTHON:-/usr/bin/python3}  # a system Python: the service user must be able to run it
-
-run() {
-    echo "+ $*"
-    if [ -z "${DRY_RUN:-}" ]; then "$@"; fi
-}
-
-if [ -z "${DRY_RUN:-}" ] && [ "$(id -u)" != 0 ]; then
-    echo "error: run as root (sudo $0), or DRY_RUN=1 to see the steps" >&2
-    exit 2
-fi
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     { echo "error: $PYTHON is older than 3.11" >&2; exit 2; }
 

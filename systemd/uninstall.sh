@@ -3,19 +3,7 @@
 # Keeps /etc/aglu (config, keys) and the `aglu` user unless --purge is given.
 set -euo pipefail
 
-PREFIX=${AGLU_PREFIX:-/opt/aglu}
-CONF=${AGLU_CONF:-/etc/aglu}
-UNIT_DIR=${AGLU_UNIT_DIR:-/etc/systemd/system}
-
-run() {
-    echo "+ $*"
-    if [ -z "${DRY_RUN:-}" ]; then "$@"; fi
-}
-
-if [ -z "${DRY_RUN:-}" ] && [ "$(id -u)" != 0 ]; then
-    echo "error: run as root (sudo $0), or DRY_RUN=1 to see the steps" >&2
-    exit 2
-fi
+. "$(dirname "$0")/common.sh"
 run systemctl disable --now aglu-edge.service || true
 run rm -f "$UNIT_DIR/aglu-edge.service"
 run systemctl daemon-reload

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +97,20 @@ def test_public_key_in_place_of_secret_is_named(keys: dict[str, Path]) -> None:
     )
     with pytest.raises(ConfigError, match="has no secret key"):
         Daemon(cfg).start()
+
+
+def _subscribe(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", "subscribe", "--count", "1", "--quiet", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_subscribe_cli_with_keys(daemon: Daemon, keys: dict[str, Path]) -> None:
+    server = ["--endpoint", _local(daemon.endpoint), "--server-key", str(keys["server_public"])]
+    r = _subscribe(*server, "--secret-key", str(keys["alice"]))
+    assert r.returncode == 0 and "received 1 frames" in r.stdout, r.stderr
+    r = _subscribe(*server)
+    assert r.returncode == 2 and "needs both --server-key and --secret-key" in r.stderr

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +14,7 @@ from edge.errors import ConfigError
 from edge.frames import Frame
 from edge.replay import ReplaySource, ReplaySourceConfig
 from edge.watch import WatchSource, WatchSourceConfig
+from tests.files import write_ndtiff
 
 
 def _replay(path: Path, channel: str | None = None) -> list[Frame]:
@@ -67,24 +66,6 @@ def test_zarr_without_ome_metadata_is_named(tmp_path: Path) -> None:
         _replay(tmp_path / "plain.zarr")
 
 
-def _write_ndtiff(folder: Path, images: dict[tuple[int, str], np.ndarray]) -> Path:
-    from ndstorage import NDTiffDataset
-
-    # ndstorage's writer leaves a read handle open after close(); the reader under
-    # test closes cleanly. Collect the writer here with its warning ignored.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        ds = NDTiffDataset(str(folder), name="acq", writable=True)
-        ds.initialize(summary_metadata={"ChannelGroup": "Channel"})
-        for (t, c), img in images.items():
-            ds.put_image({"time": t, "channel": c}, img, {})
-        ds.finish()
-        ds.close()
-        del ds
-        gc.collect()
-    return next(folder.iterdir())
-
-
 def test_ndtiff_channel_in_acquisition_order(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
     imgs = {
@@ -92,7 +73,7 @@ def test_ndtiff_channel_in_acquisition_order(tmp_path: Path) -> None:
         for t in range(3)
         for c in ("QPI", "DAPI")
     }
-    frames = _replay(_write_ndtiff(tmp_path, imgs), "QPI")
+    frames = _replay(write_ndtiff(tmp_path, imgs), "QPI")
     assert [f.axes["time"] for f in frames] == [0, 1, 2]
     np.testing.assert_array_equal(frames[2].image, imgs[2, "QPI"])
 

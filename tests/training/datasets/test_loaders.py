@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import gc
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
 
+from tests.files import write_ndtiff
 from training.datasets import DataError, load_pairs
 
 CH = ("QPI", "DAPI")
@@ -83,30 +82,12 @@ def test_ome_zarr_v04_and_v05(tmp_path: Path, v3: bool) -> None:
     np.testing.assert_array_equal(pairs[1].dapi, data[0, 1])
 
 
-def _write_ndtiff(folder: Path, images: dict[tuple[int, str], np.ndarray]) -> Path:
-    from ndstorage import NDTiffDataset
-
-    # ndstorage 0.1.18's writer leaves a read handle open after close(); its reader
-    # (the code under test) closes cleanly. Collect the writer here, warnings ignored.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        ds = NDTiffDataset(str(folder), name="acq", writable=True)
-        ds.initialize(summary_metadata={"ChannelGroup": "Channel"})
-        for (t, c), img in images.items():
-            ds.put_image({"time": t, "channel": c}, img, {})
-        ds.finish()
-        ds.close()
-        del ds
-        gc.collect()
-    return next(folder.iterdir())
-
-
 def test_ndtiff_dataset(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     written = {
         (t, c): rng.integers(1, 4000, (40, 40)).astype(np.uint16) for t in range(2) for c in CH
     }
-    pairs = load_pairs("ndtiff", _write_ndtiff(tmp_path, written), CH, 32)
+    pairs = load_pairs("ndtiff", write_ndtiff(tmp_path, written), CH, 32)
     assert len(pairs) == 2
     np.testing.assert_array_equal(pairs[1].qpi, written[1, "QPI"])
     np.testing.assert_array_equal(pairs[1].dapi, written[1, "DAPI"])
@@ -115,7 +96,7 @@ def test_ndtiff_dataset(tmp_path: Path) -> None:
 
 def test_ndtiff_missing_channel_at_a_position(tmp_path: Path) -> None:
     img = np.ones((40, 40), np.uint16)
-    path = _write_ndtiff(tmp_path, {(0, "QPI"): img, (0, "DAPI"): img, (1, "QPI"): img})
+    path = write_ndtiff(tmp_path, {(0, "QPI"): img, (0, "DAPI"): img, (1, "QPI"): img})
     with pytest.raises(DataError, match=r"time=1.*missing channel"):
         load_pairs("ndtiff", path, CH, 32)
 
