@@ -263,5 +263,17 @@ def bench(sizes: str, frames: int) -> None:
         )
 
 
+@main.command("bench-hook")
+@click.option("--size", "size_px", default=2048, show_default=True, help="Frame side in px.")
+@click.option("--calls", default=200, show_default=True)
+def bench_hook(size_px: int, calls: int) -> None:
+    """What the pycromanager hook costs the acquisition thread per frame (uint16)."""
+    from edge.bench import bench_hook as run
+
+    click.echo(f"{'hook target':<16}{'calls':>7}{'p50 ms':>9}{'p95 ms':>9}")
+    for r in run(size_px, calls):
+        click.echo(f"{r.target:<16}{r.calls:>7}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}")
+
+
 if __name__ == "__main__":
     main()
