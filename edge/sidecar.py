@@ -1,10 +1,13 @@
 """Live sidecar: stain what a running Micro-Manager acquires, without taking its frames.
 
 Attaches to Micro-Manager's core and, while a sequence acquisition runs (live
-mode or a GUI-started acquisition), reads the newest image of the circular
+mode or a sequenced acquisition), reads the newest image of the circular
 buffer non-destructively (``getLastImageMD`` / ``get_last_tagged_image``:
 nothing is popped, Micro-Manager's own display and saving see every frame).
-Each image is taken once, by its ``ImageNumber`` tag. When the core goes away
+Each image is taken once, by its ``ImageNumber`` tag. Between sequences it
+also follows snapped images (Snap, and acquisitions that snap frame by frame)
+through ``getImage``, which reads the camera's buffer without consuming it;
+a new snap is told from the last one by a digest of its pixels. When the core goes away
 (Micro-Manager restarted), the sidecar reconnects with exponential back-off
 and keeps proving life to the watchdog meanwhile.
 
@@ -16,6 +19,7 @@ Two core adapters behind ``CoreReader``:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -40,6 +44,11 @@ class CoreReader(Protocol):
         """The newest image in the circular buffer and its tags, not removed; None if empty."""
         ...
 
+    def snapped_image(self) -> npt.NDArray[Any] | None:
+        """The camera's last snapped image (snap, or an acquisition that snaps), not
+        consumed; None if there is none."""
+        ...
+
 
 class PymmcoreReader:
     """pymmcore / pymmcore-plus core objects (camelCase or pycromanager's snake_case)."""
@@ -54,6 +63,7 @@ class PymmcoreReader:
         self._last = core.get_last_image_md if snake else core.getLastImageMD
         self._count = core.get_remaining_image_count if snake else core.getRemainingImageCount
         self._size = core.get_pixel_size_um if snake else core.getPixelSizeUm
+        self._image = core.get_image if snake else core.getImage
 
     def sequence_running(self) -> bool:
         return bool(self._running())
@@ -69,6 +79,12 @@ class PymmcoreReader:
         tags = {k: md.GetSingleTag(k).GetValue() for k in md.GetKeys()}
         tags.setdefault("PixelSizeUm", self._size())
         return np.asarray(image), tags
+
+    def snapped_image(self) -> npt.NDArray[Any] | None:
+        try:
+            return np.asarray(self._image())
+        except (RuntimeError, ValueError):  # nothing snapped yet
+            return None
 
 
 class JavaCoreReader:
@@ -89,6 +105,14 @@ class JavaCoreReader:
         tags = dict(tagged.tags)
         h, w = int(tags["Height"]), int(tags["Width"])
         return np.reshape(np.asarray(tagged.pix), (h, w)), tags
+
+    def snapped_image(self) -> npt.NDArray[Any] | None:
+        try:
+            pix = self._core.get_image()
+        except Exception:  # the Java bridge raises its own types; nothing snapped yet
+            return None
+        h, w = int(self._core.get_image_height()), int(self._core.get_image_width())
+        return np.reshape(np.asarray(pix), (h, w))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,18 +155,55 @@ class SidecarSource:
                     yield None
             if reader is None:
                 return
+            snaps: SnapTracker | None = SnapTracker(reader.snapped_image())  # not news
             try:
                 while not stop.is_set():
                     got = reader.last_image()
                     number = got[1].get("ImageNumber") if got else None
-                    if got is None or number == last_number:
-                        yield None
-                        running = got is not None or reader.sequence_running()
-                        stop.wait(self.cfg.poll_s if running else self.cfg.idle_poll_s)
+                    if got is not None and number != last_number:
+                        last_number = number
+                        yield frame_from_mm(got[0].copy(), got[1], index, self.name)
+                        index += 1
                         continue
-                    last_number = number
-                    yield frame_from_mm(got[0].copy(), got[1], index, self.name)
-                    index += 1
+                    running = reader.sequence_running()
+                    if running:
+                        snaps = None  # after the sequence: its last frame is not a snap
+                    elif snaps is None:
+                        snaps = SnapTracker(reader.snapped_image())
+                    snapped = None if snaps is None else snaps.new(reader.snapped_image())
+                    if snapped is not None and snaps is not None:
+                        tags = {"ImageNumber": f"snap-{snaps.count}"}
+                        yield frame_from_mm(snapped.copy(), tags, index, self.name)
+                        index += 1
+                        continue
+                    yield None
+                    stop.wait(self.cfg.poll_s if running else self.cfg.idle_poll_s)
             except Exception as exc:  # the core went away mid-read: reconnect
                 self.reconnects += 1
                 logger.warning("sidecar: lost Micro-Manager (%s); reconnecting", exc)
+
+
+class SnapTracker:
+    """Tells a newly snapped image from the one already seen, by a digest of its pixels
+    (snaps carry no image number). Two identical snaps in a row count as one."""
+
+    def __init__(self, current: npt.NDArray[Any] | None) -> None:
+        self._digest = self._of(current)
+        self.count = 0
+
+    @staticmethod
+    def _of(image: npt.NDArray[Any] | None) -> bytes | None:
+        if image is None:
+            return None
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((image.shape, image.dtype.str)).encode())
+        h.update(np.ascontiguousarray(image).data)
+        return h.digest()
+
+    def new(self, image: npt.NDArray[Any] | None) -> npt.NDArray[Any] | None:
+        digest = self._of(image)
+        if digest is None or digest == self._digest:
+            return None
+        self._digest = digest
+        self.count += 1
+        return image

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
+import numpy as np
 import pytest
 
 from edge.frames import Frame
@@ -73,3 +75,28 @@ def _no_sequence_left(mm_core: Any) -> Any:
     yield
     if mm_core.is_sequence_running():
         mm_core.stop_sequence_acquisition()
+
+
+def test_follows_snaps_but_not_the_image_there_at_connect(mm_core: Any) -> None:
+    """Snapped images (no circular buffer) are taken once each; the one already in the
+    camera when the sidecar connects is not news. "Noise" mode makes each snap differ."""
+    mm_core.snap_image()  # already there at connect
+    stop = threading.Event()
+    got: list[Frame] = []
+    src = SidecarSource(lambda: PymmcoreReader(mm_core), FAST)
+    thread = threading.Thread(target=lambda: got.extend(f for f in src.frames(stop) if f))
+    thread.start()
+    mm_core.set_property("Camera", "Mode", "Noise")
+    try:
+        time.sleep(0.1)
+        snapped = []
+        for _ in range(2):
+            mm_core.snap_image()
+            snapped.append(np.asarray(mm_core.get_image()).copy())
+            time.sleep(0.1)
+    finally:
+        mm_core.set_property("Camera", "Mode", "Color Test Pattern")
+        stop.set()
+        thread.join(5)
+    assert [f.metadata["ImageNumber"] for f in got] == ["snap-1", "snap-2"]
+    np.testing.assert_array_equal(got[1].image, snapped[1])
