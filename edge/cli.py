@@ -173,11 +173,23 @@ def ctl(command: str, control: str, timeout_s: float) -> None:
 @main.command()
 @click.option("--endpoint", default="tcp://127.0.0.1:5555", show_default=True)
 @curve_client_options
-def view(endpoint: str, curve: CurveClientConfig | None) -> None:
+@click.option("--frames", default=0, show_default=True, help="Close after N frames (0: never).")
+@click.option(
+    "--screenshot",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --frames: save the canvas (PNG) before closing.",
+)
+def view(
+    endpoint: str, curve: CurveClientConfig | None, frames: int, screenshot: Path | None
+) -> None:
     """Open napari on the live stream: QPI, predicted DAPI and uncertainty layers."""
     from edge.viewer import run_viewer
 
-    run_viewer(endpoint, curve)
+    if screenshot is not None and frames == 0:
+        raise click.UsageError("--screenshot needs --frames")
+    shown = run_viewer(endpoint, curve, frames, screenshot)
+    click.echo(f"showed {shown} frames from {endpoint}", err=True)
 
 
 @main.command()

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy.typing as npt
@@ -21,6 +22,7 @@ import numpy.typing as npt
 from edge.client import Subscriber
 from edge.curve import CurveClientConfig
 from edge.errors import AgluError, WireError
+from edge.latest import LatestWinsQueue
 from edge.wire import TOPIC_FRAME, FrameMessage
 
 logger = logging.getLogger(__name__)
@@ -56,15 +58,16 @@ def layer_updates(msg: FrameMessage, now_ns: int | None = None) -> LayerUpdate:
     return LayerUpdate({k: v for k, v in msg.arrays.items() if k in LAYERS}, text, scale)
 
 
-def newest_frames(sub: Subscriber, stop_after_s: float = 0.0) -> Iterator[FrameMessage]:
-    """Frames from ``sub``, skipping to the newest whenever several are waiting."""
-    t0 = time.monotonic()
-    while stop_after_s == 0.0 or time.monotonic() - t0 < stop_after_s:
+def newest_frames(sub: Subscriber) -> Iterator[FrameMessage | None]:
+    """Frames from ``sub``, skipping to the newest whenever several are waiting; None after
+    each 0.2 s without one, so a consumer thread can be cancelled between frames."""
+    while True:
         try:
             msg = sub.recv(timeout_s=0.2)
             while sub.pending():  # latest wins: drop what the display cannot show
                 msg = sub.recv(timeout_s=0)
         except TimeoutError:
+            yield None
             continue
         except WireError as exc:
             logger.warning("viewer: malformed message: %s", exc)
@@ -115,8 +118,14 @@ class LiveViewer:
         self.frames_shown += 1
 
 
-def run_viewer(endpoint: str, curve: CurveClientConfig | None = None) -> None:
-    """Open napari and follow ``endpoint`` until the window closes."""
+def run_viewer(
+    endpoint: str,
+    curve: CurveClientConfig | None = None,
+    max_frames: int = 0,
+    screenshot: Path | None = None,
+) -> int:
+    """Open napari and follow ``endpoint`` until the window closes (or ``max_frames`` were
+    shown; then the canvas is saved to ``screenshot`` if given). Returns frames shown."""
     try:
         import napari
         from napari.qt.threading import thread_worker
@@ -125,16 +134,30 @@ def run_viewer(endpoint: str, curve: CurveClientConfig | None = None) -> None:
 
     viewer = napari.Viewer(title=f"AGLU live: {endpoint}")
     live = LiveViewer(viewer)
-    sub = Subscriber(endpoint, topics=(TOPIC_FRAME,), curve=curve)
+    # One frame waits for the display at most: a slow canvas skips frames, never lags.
+    slot: LatestWinsQueue[FrameMessage] = LatestWinsQueue(1)
 
-    @thread_worker(connect={"yielded": lambda m: live.show(layer_updates(m))})  # type: ignore[untyped-decorator]
-    def receive() -> Iterator[FrameMessage]:
-        yield from newest_frames(sub)
+    def on_signal(new: bool) -> None:
+        msg = slot.get(timeout_s=0) if new else None
+        if msg is None or (max_frames and live.frames_shown >= max_frames):
+            return
+        live.show(layer_updates(msg))
+        if max_frames and live.frames_shown == max_frames:
+            if screenshot is not None:
+                viewer.screenshot(str(screenshot), canvas_only=True, flash=False)
+            viewer.close()
+
+    @thread_worker(connect={"yielded": on_signal})  # type: ignore[untyped-decorator]
+    def receive() -> Iterator[bool]:
+        with Subscriber(endpoint, topics=(TOPIC_FRAME,), curve=curve) as sub:
+            for msg in newest_frames(sub):  # each yield is a point where quit() takes effect
+                # Signal the display only if the slot was empty; else it is already due.
+                yield msg is not None and slot.put(msg) is None
 
     worker = receive()
-    viewer.window._qt_window.destroyed.connect(worker.quit)
     try:
         napari.run()
     finally:
         worker.quit()
-        sub.close()
+        worker.await_workers(2000)
+    return live.frames_shown

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,7 +68,7 @@ def test_live_frames_render_as_published(napari_viewer: Any) -> None:
     live = LiveViewer(napari_viewer)
     try:
         with Subscriber(daemon.endpoint, topics=(b"frame",)) as sub:
-            frames = newest_frames(sub, stop_after_s=20)
+            frames = (m for m in newest_frames(sub) if m is not None)
             for _ in range(3):
                 msg = next(frames)
                 live.show(layer_updates(msg))
@@ -85,3 +88,36 @@ def test_live_frames_render_as_published(napari_viewer: Any) -> None:
     assert shot.shape[:2] == (64, 96)
     r = np.corrcoef(shot[..., 2].astype(float).ravel(), msg.arrays["dapi"].ravel())[0, 1]
     assert r > 0.999, r
+
+
+def test_view_cli_shows_frames_then_saves_a_screenshot(x_display: str, tmp_path: Path) -> None:
+    """`aglu-edge view --frames 3 --screenshot` against a real daemon, in its own process."""
+    pytest.importorskip("napari", reason="needs the view extra: pip install 'aglu[view]'")
+    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 96, "fps": 20}))
+    daemon.start()
+    try:
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "edge.cli",
+                "view",
+                "--endpoint",
+                daemon.endpoint,
+                "--frames",
+                "3",
+                "--screenshot",
+                str(tmp_path / "shot.png"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        daemon.stop()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"showed 3 frames from {daemon.endpoint}" in r.stderr
+    import imageio.v3 as iio
+
+    shot = iio.imread(tmp_path / "shot.png")
+    assert shot.ndim == 3 and shot[..., :3].max() > 0  # something was drawn
