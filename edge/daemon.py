@@ -64,6 +64,12 @@ def build_source(cfg: EdgeConfig) -> FrameSource:
     return SimulatedSource(cfg.source.simulated())
 
 
+def _close_source(source: FrameSource) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
 @dataclass(frozen=True, slots=True)
 class Active:
     """What the worker uses for a frame; replaced whole by a reload."""
@@ -118,27 +124,34 @@ class Daemon:
     def check(self) -> Active:
         """Everything start() validates except binding: config, source, model, warm-up."""
         source = self._source or build_source(self.cfg)
+        try:
+            return self._load(self.cfg, self._frame_shape(source))
+        finally:
+            _close_source(source)
+
+    def _frame_shape(self, source: FrameSource) -> tuple[int, int]:
+        """Sources that know their frame size (replay) say so; else the configured size."""
         default = (self.cfg.source.height_px, self.cfg.source.width_px)
         shape: tuple[int, int] = getattr(source, "frame_shape_px", default)
-        close = getattr(source, "close", None)
-        if callable(close):
-            close()
-        return self._load(self.cfg, shape)
+        return shape
 
     def start(self) -> None:
         """Load the model, warm up, bind; then READY. Fails fast on any of them."""
         self.source = self._source or build_source(self.cfg)
-        # Sources that know their frame size (replay) say so; else the configured size.
-        default = (self.cfg.source.height_px, self.cfg.source.width_px)
-        self._shape_px: tuple[int, int] = getattr(self.source, "frame_shape_px", default)
-        self.active = self._load(self.cfg, self._shape_px)
-        self.publisher = ZmqPublisher(self.cfg.publish.publisher())
+        try:
+            self._shape_px = self._frame_shape(self.source)
+            self.active = self._load(self.cfg, self._shape_px)
+            self.publisher = ZmqPublisher(self.cfg.publish.publisher())
+        except BaseException:
+            _close_source(self.source)  # e.g. the ingest socket it bound
+            raise
         self.endpoint = self.publisher.endpoint
         if self.cfg.control.endpoint:
             try:
                 self._control = ControlServer(self.cfg.control.control(), self._on_control)
             except BaseException:
                 self.publisher.close()
+                _close_source(self.source)
                 raise
             self.control_endpoint = self._control.endpoint
         self._source_alive_s = time.monotonic()

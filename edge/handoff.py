@@ -61,12 +61,12 @@ class QueueSource:
                 yield self._items.popleft()
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Metadata as JSON can carry it (numbers, strings, lists, dicts); the rest as str."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, bool | int | float | str):
@@ -77,8 +77,8 @@ def _json_safe(value: Any) -> Any:
 def frame_to_parts(frame: Frame) -> list[Any]:
     header = {
         "frame_index": frame.index,
-        "axes": _json_safe(frame.axes),
-        "metadata": _json_safe(frame.metadata),
+        "axes": json_safe(frame.axes),
+        "metadata": json_safe(frame.metadata),
         "pixel_size_um": frame.pixel_size_um,
         "t_ns": {"acquired": frame.t_acquired_ns},
     }
@@ -161,6 +161,9 @@ class IngestSource:
         self._sock.setsockopt(zmq.LINGER, 0)
         self.endpoint = bind_socket(self._sock, cfg.endpoint)
 
+    def close(self) -> None:
+        self._sock.close(0)  # idempotent
+
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         try:
             while not stop.is_set():
@@ -178,4 +181,4 @@ class IngestSource:
                     continue
                 yield frame
         finally:
-            self._sock.close(0)
+            self.close()

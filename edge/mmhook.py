@@ -26,7 +26,7 @@ import numpy.typing as npt
 from edge.closing import Closing
 from edge.config import EdgeConfig
 from edge.frames import Frame
-from edge.handoff import IngestClient, IngestConfig, QueueSource
+from edge.handoff import IngestClient, IngestConfig, QueueSource, json_safe
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,24 @@ def frame_from_mm(
     """A Frame from a Micro-Manager image and its metadata (``Axes``, ``PixelSizeUm``)."""
     axes = metadata.get("Axes", {})
     size = metadata.get("PixelSizeUm")
+    tags = {k: metadata[k] for k in MM_TAGS if k in metadata}
     return Frame(
         index=index,
         image=image,
         t_acquired_ns=time.time_ns(),
-        axes=dict(axes) if isinstance(axes, Mapping) else {},
-        metadata={"source": source} | {k: metadata[k] for k in MM_TAGS if k in metadata},
-        pixel_size_um=float(size) if isinstance(size, int | float) and size > 0 else None,
+        axes=json_safe(dict(axes)) if isinstance(axes, Mapping) else {},
+        metadata={"source": source} | json_safe(tags),  # headers are JSON
+        pixel_size_um=_positive_float(size),
     )
+
+
+def _positive_float(value: Any) -> float | None:
+    """Micro-Manager tags are often strings ("0.65"); 0 or garbage means unknown."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 and np.isfinite(number) else None
 
 
 class StainHook(Closing):

@@ -136,3 +136,16 @@ def test_saved_data_is_bit_identical_whatever_the_daemon_does(
     assert hook.target.sent + hook.target.dropped == T * Z
     if daemon_state == "absent":
         assert hook.target.dropped == T * Z  # dropped at once, never queued against the camera
+
+
+def test_frame_from_mm_makes_headers_json_safe() -> None:
+    """Micro-Manager metadata carries strings and numpy scalars; headers must be JSON."""
+    import json
+
+    from edge.mmhook import frame_from_mm
+
+    meta = {"Axes": {"time": np.int64(3)}, "PixelSizeUm": "0.65", "Exposure": np.float32(5)}
+    f = frame_from_mm(np.zeros((4, 4), np.uint16), meta, 0, "test")
+    assert f.pixel_size_um == 0.65 and f.axes == {"time": 3}
+    json.dumps({"axes": f.axes, "metadata": f.metadata})
+    assert frame_from_mm(f.image, {"PixelSizeUm": "0"}, 1, "t").pixel_size_um is None

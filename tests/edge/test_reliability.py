@@ -45,7 +45,10 @@ def test_ten_thousand_frames_counters_add_up_and_memory_stays_flat() -> None:
         daemon.stop()
     snap = daemon.counters.snapshot()
     assert snap.received == 10_000 == snap.published + snap.dropped + snap.errors
-    assert snap.errors == 0 and snap.published > 5_000  # the silent subscriber stalled nothing
+    # The silent subscriber stalled nothing. A stall would publish about send_hwm (16)
+    # frames; 1,000 needs only ~100 fps of 64x64 staining (>400 fps here even when the
+    # machine is loaded), so this bound does not depend on the machine's speed.
+    assert snap.errors == 0 and snap.published > 1_000
     assert rss[1] - rss[0] < 16, f"memory grew {rss[1] - rss[0]:.1f} MiB over 9,000 frames"
 
 
