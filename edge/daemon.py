@@ -79,7 +79,7 @@ class Active:
     stainer: Stainer
 
 
-# Sections a reload applies; the others need a restart (sockets, source, queue).
+# What a reload applies; everything else needs a restart (sockets, source, queue).
 RELOADABLE = ("model", "run")
 RELOADABLE_PUBLISH = ("status_interval_s", "publish_input")
 
@@ -181,18 +181,15 @@ class Daemon:
         with self._reload_lock:
             self._notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
             previous, self.state = self.state, State.RELOADING
-            for section in ("source", "queue", "control"):
-                if getattr(new, section) != getattr(self.cfg, section):
-                    logger.warning("reload: [%s] changed; it applies after a restart", section)
-            merged = self.cfg.model_copy(
-                update={
-                    "model": new.model,
-                    "run": new.run,
-                    "publish": self.cfg.publish.model_copy(
-                        update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
-                    ),
-                }
+            publish = self.cfg.publish.model_copy(
+                update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
             )
+            merged = self.cfg.model_copy(
+                update={**{k: getattr(new, k) for k in RELOADABLE}, "publish": publish}
+            )
+            for section in EdgeConfig.model_fields:
+                if getattr(new, section) != getattr(merged, section):
+                    logger.warning("reload: [%s] changed; it applies after a restart", section)
             try:
                 active = self._load(merged, self._shape_px)
             except AgluError as exc:
