@@ -234,8 +234,15 @@ class Daemon:
     def status(self) -> dict[str, Any]:
         """The status document (status topic and control socket)."""
         snap = self.counters.snapshot()
+        stats = getattr(self.source, "stats", None)
+        source = {"name": self.source.name, **(stats() if callable(stats) else {})}
         return status_document(
-            self.state.value, snap, model_info(self.model), self.endpoint, dict(self.reloads)
+            self.state.value,
+            snap,
+            model_info(self.model),
+            self.endpoint,
+            dict(self.reloads),
+            source,
         )
 
     def _on_control(self, command: str) -> dict[str, Any]:

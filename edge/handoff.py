@@ -43,13 +43,18 @@ class QueueSource:
         self._items: collections.deque[Frame] = collections.deque(maxlen=capacity)
         self._ready = threading.Event()
         self._tick_s = tick_s
-        self.offered = 0
+        self.offered = self.dropped = 0
 
     def put(self, frame: Frame) -> None:
         """Hand a frame over; returns at once (the oldest waiting frame may be dropped)."""
+        if len(self._items) == self._items.maxlen:
+            self.dropped += 1  # counted; the status topic reports it under "source"
         self._items.append(frame)  # deque.append is atomic; maxlen drops the oldest
         self.offered += 1
         self._ready.set()
+
+    def stats(self) -> dict[str, int]:
+        return {"offered": self.offered, "dropped": self.dropped}
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         while not stop.is_set():
@@ -163,6 +168,9 @@ class IngestSource:
 
     def close(self) -> None:
         self._sock.close(0)  # idempotent
+
+    def stats(self) -> dict[str, int]:
+        return {"rejected": self.rejected}
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         try:

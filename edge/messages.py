@@ -48,7 +48,12 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
 
 
 def status_document(
-    state: str, snap: Snapshot, model: dict[str, str], endpoint: str, reloads: dict[str, int]
+    state: str,
+    snap: Snapshot,
+    model: dict[str, str],
+    endpoint: str,
+    reloads: dict[str, int],
+    source: dict[str, Any],
 ) -> dict[str, Any]:
     """The status fields (``status`` topic and the control socket's answer)."""
     return {
@@ -62,6 +67,7 @@ def status_document(
             "errors": snap.errors,
         },
         "reloads": reloads,
+        "source": source,
         "fps": snap.fps,
         "latency_ms": {"p50": snap.latency_ms_p50, "p95": snap.latency_ms_p95},
         "uptime_s": snap.uptime_s,

@@ -42,6 +42,9 @@ class PymmcorePlusSource:
         )
         self.frames_seen += 1
 
+    def stats(self) -> dict[str, int]:
+        return self._queue.stats()
+
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         try:
             yield from self._queue.frames(stop)

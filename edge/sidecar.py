@@ -131,6 +131,9 @@ class SidecarSource:
         self.cfg = cfg
         self.reconnects = 0
 
+    def stats(self) -> dict[str, int]:
+        return {"reconnects": self.reconnects}
+
     def _reader(self, stop: threading.Event) -> Iterator[CoreReader | None]:
         """Connect, retrying with exponential back-off; None while waiting (idle ticks)."""
         delay = self.cfg.backoff_s[0]

@@ -47,6 +47,9 @@ class WatchSource:
         self.skipped_files = 0
         self._seen: set[Path] = set() if cfg.include_existing else set(self._listing())
 
+    def stats(self) -> dict[str, int]:
+        return {"skipped_files": self.skipped_files}
+
     def _listing(self) -> list[Path]:
         return sorted(self.cfg.folder.glob(self.cfg.pattern))
 

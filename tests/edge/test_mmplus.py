@@ -88,3 +88,4 @@ def test_mda_frames_are_stained_like_offline(core: Any) -> None:
         np.testing.assert_array_equal(raw, _qpi_counts(m.header["axes"]["t"] % 4))
         np.testing.assert_array_equal(m.arrays["dapi"], daemon.stainer.stain(raw)["dapi"])
     assert source.frames_seen == 6
+    assert daemon.status()["source"] == {"name": "pymmcore-plus", "offered": 6, "dropped": 0}
