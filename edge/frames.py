@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+
+def pixel_size_or_none(value: object) -> float | None:
+    """A usable pixel size in µm (a finite number > 0), else None: unknown."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if value > 0 and math.isfinite(value) else None
 
 
 @dataclass(frozen=True, slots=True)

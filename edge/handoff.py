@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
@@ -26,7 +25,8 @@ import zmq
 
 from edge.endpoints import bind_socket, check_endpoint, is_local_endpoint
 from edge.errors import ConfigError, WireError
-from edge.frames import Frame
+from edge.frames import Frame, pixel_size_or_none
+from edge.latest import LatestWinsQueue
 from edge.wire import FrameMessage, decode, encode_frame
 
 logger = logging.getLogger(__name__)
@@ -40,30 +40,21 @@ class QueueSource:
     name = "in-process"
 
     def __init__(self, capacity: int = 4, tick_s: float = 0.5) -> None:
-        self._items: collections.deque[Frame] = collections.deque(maxlen=capacity)
-        self._ready = threading.Event()
+        self._queue: LatestWinsQueue[Frame] = LatestWinsQueue(capacity)
         self._tick_s = tick_s
-        self.offered = self.dropped = 0
+        self.offered = 0
 
     def put(self, frame: Frame) -> None:
         """Hand a frame over; returns at once (the oldest waiting frame may be dropped)."""
-        if len(self._items) == self._items.maxlen:
-            self.dropped += 1  # counted; the status topic reports it under "source"
-        self._items.append(frame)  # deque.append is atomic; maxlen drops the oldest
+        self._queue.put(frame)  # drops are counted; status reports them under "source"
         self.offered += 1
-        self._ready.set()
 
     def stats(self) -> dict[str, int]:
-        return {"offered": self.offered, "dropped": self.dropped}
+        return {"offered": self.offered, "dropped": self._queue.dropped}
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         while not stop.is_set():
-            if not self._ready.wait(self._tick_s):
-                yield None
-                continue
-            self._ready.clear()
-            while self._items:
-                yield self._items.popleft()
+            yield self._queue.get(timeout_s=self._tick_s)  # None: an idle tick
 
 
 def json_safe(value: Any) -> Any:
@@ -109,7 +100,7 @@ def parts_to_frame(msg: FrameMessage) -> Frame:
         acquired if isinstance(acquired, int) else time.time_ns(),
         axes,
         meta,
-        float(size) if isinstance(size, int | float) else None,
+        pixel_size_or_none(size),
     )
 
 

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from edge.closing import Closing
 from edge.config import EdgeConfig
-from edge.frames import Frame
+from edge.frames import Frame, pixel_size_or_none
 from edge.handoff import IngestClient, IngestConfig, QueueSource, json_safe
 
 logger = logging.getLogger(__name__)
@@ -54,10 +54,9 @@ def frame_from_mm(
 def _positive_float(value: Any) -> float | None:
     """Micro-Manager tags are often strings ("0.65"); 0 or garbage means unknown."""
     try:
-        number = float(value)
+        return pixel_size_or_none(float(value))
     except (TypeError, ValueError):
         return None
-    return number if number > 0 and np.isfinite(number) else None
 
 
 class StainHook(Closing):
@@ -97,7 +96,7 @@ class StainHook(Closing):
 def hook_to_daemon(endpoint: str = "tcp://127.0.0.1:5557", hwm: int = 4) -> StainHook:
     """Send frames to a daemon running ``[source] kind = "ingest"`` at ``endpoint``.
 
-    With the daemon slow, stopped or crashed, frames are dropped (``client.dropped``)."""
+    With the daemon slow, stopped or crashed, frames are dropped (``hook.target.dropped``)."""
     client = IngestClient(IngestConfig(endpoint, hwm))
     hook = StainHook(client.send, client.close, copy=False)  # send copies the bytes out
     hook.target = client

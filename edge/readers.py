@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ConfigError
+from edge.frames import Frame
 
 Coords = dict[str, int | str]
 
@@ -44,7 +46,7 @@ def _need(module: str, path: Path) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise _bad(path, f"reading it needs {module}: pip install 'aglu[replay]'") from None
+        raise _bad(path, f"reading it needs {module}: pip install 'aglu[io]'") from None
 
 
 def pick_channel(names: list[str], count: int, channel: str | None, path: Path) -> int:
@@ -180,6 +182,26 @@ class NDTiffReader:
 
     def close(self) -> None:
         self._ds.close()
+
+
+def plane_frame(
+    reader: PlaneReader,
+    plane: int,
+    index: int,
+    source: str,
+    path: Path,
+    pixel_size_um: float | None,
+) -> Frame:
+    """Frame ``index`` from plane ``plane`` of ``reader``; its coordinates become the axes."""
+    coords = reader.planes[plane]
+    return Frame(
+        index=index,
+        image=np.ascontiguousarray(reader.read(coords)),
+        t_acquired_ns=time.time_ns(),
+        axes=dict(coords),
+        metadata={"source": source, "file": str(path), "plane": plane},
+        pixel_size_um=pixel_size_um,
+    )
 
 
 def open_reader(path: Path, channel: str | None = None) -> PlaneReader:

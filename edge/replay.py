@@ -9,15 +9,12 @@ one error naming it.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from edge.frames import Frame
-from edge.readers import open_reader
+from edge.readers import open_reader, plane_frame
 from edge.sources import paced
 
 
@@ -42,20 +39,18 @@ class ReplaySource:
         reader.close()
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        self._reader = open_reader(self.cfg.path, self.cfg.channel)
+        reader = open_reader(self.cfg.path, self.cfg.channel)
         try:
             for index in paced(self.cfg.fps, stop, self.cfg.max_frames):
                 if index >= self.planes and not self.cfg.loop:
                     return
-                plane = index % self.planes
-                coords = self._reader.planes[plane]
-                yield Frame(
-                    index=index,
-                    image=np.ascontiguousarray(self._reader.read(coords)),
-                    t_acquired_ns=time.time_ns(),
-                    axes=dict(coords),
-                    metadata={"source": self.name, "file": str(self.cfg.path), "plane": plane},
-                    pixel_size_um=self.cfg.pixel_size_um,
+                yield plane_frame(
+                    reader,
+                    index % self.planes,
+                    index,
+                    self.name,
+                    self.cfg.path,
+                    self.cfg.pixel_size_um,
                 )
         finally:
-            self._reader.close()
+            reader.close()

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import AgluError
+from edge.frames import pixel_size_or_none
 from edge.wire import FrameMessage
 
 
@@ -82,8 +83,7 @@ class _Base:
 
 
 def _physical(msg: FrameMessage) -> float | None:
-    size = msg.header.get("pixel_size_um")
-    return float(size) if isinstance(size, int | float) and size > 0 else None
+    return pixel_size_or_none(msg.header.get("pixel_size_um"))
 
 
 class OmeZarrSink(_Base):

@@ -22,6 +22,7 @@ import numpy.typing as npt
 from edge.client import Subscriber
 from edge.curve import CurveClientConfig
 from edge.errors import AgluError, WireError
+from edge.frames import pixel_size_or_none
 from edge.latest import LatestWinsQueue
 from edge.wire import TOPIC_FRAME, FrameMessage
 
@@ -53,8 +54,8 @@ def layer_updates(msg: FrameMessage, now_ns: int | None = None) -> LayerUpdate:
         f"frame {h.get('frame_index')}  {axes}  latency {latency}  "
         f"{model.get('name', '?')} {model.get('precision', '')}"
     )
-    size = h.get("pixel_size_um")
-    scale = (float(size), float(size)) if isinstance(size, int | float) and size > 0 else None
+    size = pixel_size_or_none(h.get("pixel_size_um"))
+    scale = None if size is None else (size, size)
     return LayerUpdate({k: v for k, v in msg.arrays.items() if k in LAYERS}, text, scale)
 
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from edge.errors import ConfigError
 from edge.frames import Frame
-from edge.readers import open_reader
+from edge.readers import open_reader, plane_frame
 
 logger = logging.getLogger(__name__)
 
@@ -80,21 +77,16 @@ class WatchSource:
             logger.warning("watch: skipping %s", exc)
             return
         try:
-            for plane, coords in enumerate(reader.planes):
+            for plane in range(len(reader.planes)):
                 try:
-                    image = np.ascontiguousarray(reader.read(coords))
+                    frame = plane_frame(
+                        reader, plane, index + plane, self.name, path, self.cfg.pixel_size_um
+                    )
                 except (OSError, ValueError, KeyError) as exc:
                     self.skipped_files += 1
                     logger.warning("watch: %s plane %d unreadable (%s); skipping", path, plane, exc)
                     return
-                yield Frame(
-                    index=index + plane,
-                    image=image,
-                    t_acquired_ns=time.time_ns(),
-                    axes=dict(coords),
-                    metadata={"source": self.name, "file": str(path), "plane": plane},
-                    pixel_size_um=self.cfg.pixel_size_um,
-                )
+                yield frame
         finally:
             reader.close()
 
