@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -99,6 +100,27 @@ def end_to_end_row(precision: str, size_px: int, frames: int, source_fps: float)
     finally:
         daemon.stop()
     return _row("end to end", precision, size_px, lat[1:], frames / span)
+
+
+def model_rows(paths: list[str], size_px: int, frames: int) -> list[BenchRow]:
+    """The stainer of each model file on the same frame, interleaved frame by frame (so
+    machine load hits every model alike); multi-plane models get that frame as each plane.
+    ``BenchRow.path`` is the file name, ``precision`` the card's."""
+    plane = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
+    stainers = [Stainer(load_model(p, SessionConfig())) for p in paths]
+    images = [plane if s.planes == 1 else np.stack([plane] * s.planes) for s in stainers]
+    for s, image in zip(stainers, images, strict=True):
+        s.stain(image)
+    lat: list[list[float]] = [[] for _ in paths]
+    for _ in range(frames):
+        for k, (s, image) in enumerate(zip(stainers, images, strict=True)):
+            t0 = time.perf_counter()
+            s.stain(image)
+            lat[k].append((time.perf_counter() - t0) * 1e3)
+    return [
+        _row(Path(p).name, s.model.card.precision, size_px, lk, 1e3 / float(np.mean(lk)))
+        for p, s, lk in zip(paths, stainers, lat, strict=True)
+    ]
 
 
 def bench(sizes: list[int], frames: int) -> list[BenchRow]:

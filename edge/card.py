@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge.preprocess import Normalization
 
 CARD_KEY = "aglu.model_card"
 CARD_FORMAT = "aglu-model-card"
-CARD_VERSION = 1
+CARD_VERSION = 2  # 2: modality, input planes, fixed normalisation (1 still read)
 
 
 class _Frozen(BaseModel):
@@ -21,9 +23,50 @@ class _Frozen(BaseModel):
 
 
 class NormalizationCard(_Frozen):
-    method: Literal["percentile"] = "percentile"
+    """``percentile``: measured on each frame; ``fixed``: the raw ``low_value``/``high_value``
+    measured at those percentiles on the training data (``edge.preprocess``)."""
+
+    method: Literal["percentile", "fixed"] = "percentile"
     low_percentile: float = Field(ge=0, le=100)
     high_percentile: float = Field(ge=0, le=100)
+    low_value: float | None = None
+    high_value: float | None = None
+
+    @model_validator(mode="after")
+    def _values_for_fixed(self) -> NormalizationCard:
+        has = (self.low_value is not None, self.high_value is not None)
+        if self.method == "fixed" and not all(has):
+            raise ValueError("method 'fixed' needs low_value and high_value")
+        if self.method == "percentile" and any(has):
+            raise ValueError("method 'percentile' takes no low_value/high_value")
+        return self
+
+    def to_normalization(self) -> Normalization:
+        return Normalization(
+            self.low_percentile,
+            self.high_percentile,
+            low_value=self.low_value,
+            high_value=self.high_value,
+        )
+
+    @classmethod
+    def from_normalization(cls, norm: Normalization) -> NormalizationCard:
+        return cls(
+            method=norm.method,
+            low_percentile=norm.low_percentile,
+            high_percentile=norm.high_percentile,
+            low_value=norm.low_value,
+            high_value=norm.high_value,
+        )
+
+
+Modality = Literal["qpi", "phase-contrast", "bright-field", "dic"]
+MODALITY_NAMES: dict[str, str] = {
+    "qpi": "quantitative phase (QPI)",
+    "phase-contrast": "phase contrast",
+    "bright-field": "bright-field",
+    "dic": "differential interference contrast (DIC)",
+}
 
 
 class TensorCard(_Frozen):
@@ -33,10 +76,11 @@ class TensorCard(_Frozen):
 
 
 class ModelCard(_Frozen):
-    """Schema version 1 of the AGLU model card."""
+    """Schema version 2 of the AGLU model card (version 1 cards read with the defaults:
+    one QPI plane, per-frame percentile normalisation)."""
 
     format: Literal["aglu-model-card"]
-    version: Literal[1]
+    version: Literal[1, 2]
     name: str = Field(min_length=1)
     model_version: str
     precision: Literal["fp32", "int8"]
@@ -45,6 +89,11 @@ class ModelCard(_Frozen):
     input: TensorCard
     outputs: tuple[TensorCard, ...] = Field(min_length=1)
     normalization: NormalizationCard
+    target_normalization: NormalizationCard | None = Field(
+        None, description="how training targets were scaled: the unit of the outputs"
+    )
+    modality: Modality = Field("qpi", description="the label-free input's imaging modality")
+    input_planes: int = Field(1, ge=1, description="planes per frame: 1 (Y, X) or Z of (Z, Y, X)")
     stride_px: int = Field(ge=1, description="H and W must be multiples of this")
     halo_px: int = Field(ge=0, description="receptive-field margin for tiling")
     pixel_size_um: float | None = None

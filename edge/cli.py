@@ -256,11 +256,31 @@ def demo(frames: int, size_px: int, fps: float, precision: str) -> None:
 @main.command()
 @click.option("--sizes", default="1024,2048", show_default=True, help="Frame sides in px.")
 @click.option("--frames", default=20, show_default=True, help="Frames per measurement.")
-def bench(sizes: str, frames: int) -> None:
+@click.option(
+    "--models",
+    default="",
+    metavar="A.onnx,B.onnx",
+    help="Instead: the stainer of each model file side by side (interleaved), with the "
+    "ratio of each to the first.",
+)
+def bench(sizes: str, frames: int, models: str) -> None:
     """Latency p50/p95 and fps: stainer alone and end to end, int8 vs fp32."""
     from edge.bench import bench as run_bench
+    from edge.bench import model_rows
 
-    rows = run_bench([int(s) for s in sizes.split(",")], frames)
+    sides = [int(s) for s in sizes.split(",")]
+    if models:
+        paths = [m for m in models.split(",") if m]
+        click.echo(f"{'model':<36}{'card':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'x first':>9}")
+        for side in sides:
+            found = model_rows(paths, side, frames)
+            for r in found:
+                click.echo(
+                    f"{r.path[-35:]:<36}{r.precision:<7}{side:>6}{r.p50_ms:>10.1f}"
+                    f"{r.p95_ms:>10.1f}{r.p50_ms / found[0].p50_ms:>9.2f}"
+                )
+        return
+    rows = run_bench(sides, frames)
     click.echo(
         f"{'path':<12}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
         f"{'p50 / stainer int8':>20}"

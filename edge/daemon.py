@@ -18,7 +18,7 @@ from typing import Any
 
 from edge.config import EdgeConfig
 from edge.control import ControlServer
-from edge.errors import AgluError, FrameError
+from edge.errors import AgluError, FrameError, ModelError
 from edge.frames import Frame, StainedFrame
 from edge.handoff import IngestSource
 from edge.latest import LatestWinsQueue
@@ -32,6 +32,7 @@ from edge.stainer import Stainer
 from edge.stats import Counters
 from edge.watch import WatchSource
 from edge.wire import encode_status
+from edge.zstack import StackingSource
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,9 @@ class Daemon:
         try:
             self._shape_px = self._frame_shape(self.source)
             self.active = self._load(self.cfg, self._shape_px)
+            planes = self.active.model.card.input_planes
+            if planes > 1:  # planes tagged with a z index become (Z, Y, X) stacks
+                self.source = StackingSource(self.source, planes)
             self.publisher = ZmqPublisher(self.cfg.publish.publisher())
         except BaseException:
             _close_source(self.source)  # e.g. the ingest socket it bound
@@ -192,6 +196,13 @@ class Daemon:
                     logger.warning("reload: [%s] changed; it applies after a restart", section)
             try:
                 active = self._load(merged, self._shape_px)
+                planes = (active.model.card.input_planes, self.model.card.input_planes)
+                if planes[0] != planes[1]:
+                    raise ModelError(
+                        active.model.path,
+                        f"takes {planes[0]} input planes, the running model {planes[1]}: "
+                        "that change needs a restart",
+                    )
             except AgluError as exc:
                 self.reloads["failed"] += 1
                 logger.error("reload failed, keeping %s: %s", self.model.card.name, exc)

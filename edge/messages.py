@@ -26,8 +26,13 @@ def model_info(model: LoadedModel) -> dict[str, str]:
 def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> list[Part]:
     f = sf.frame
     arrays: dict[str, npt.NDArray[Any]] = {}
+    extra: dict[str, Any] = {}
     if publish_input:
-        arrays[model.card.input.name] = np.ascontiguousarray(f.image)
+        # A (Z, Y, X) stack travels as its middle plane: every channel stays (Y, X).
+        image = f.image if f.image.ndim == 2 else f.image[f.image.shape[0] // 2]
+        arrays[model.card.input.name] = np.ascontiguousarray(image)
+        if f.image.ndim == 3:
+            extra["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
     arrays.update(sf.outputs)
     header = {
         "frame_index": f.index,
@@ -43,6 +48,7 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
             "inferred": sf.t_inferred_ns,
             "published": time.time_ns(),
         },
+        **extra,
     }
     return encode_frame(header, arrays)
 

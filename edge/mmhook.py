@@ -34,11 +34,27 @@ logger = logging.getLogger(__name__)
 MM_TAGS = ("Camera", "Exposure", "ElapsedTime-ms", "ImageNumber", "PositionName", "Binning")
 
 
+# The acquisition engine's per-image index tags, for images that carry no ``Axes`` (the
+# GUI's tagged images, read by the sidecar): a z-series then stacks for multi-plane models.
+INDEX_TAGS = {"SliceIndex": "z", "FrameIndex": "t", "ChannelIndex": "c", "PositionIndex": "p"}
+
+
+def _index_axes(metadata: Mapping[str, Any]) -> dict[str, int]:
+    out = {}
+    for tag, axis in INDEX_TAGS.items():
+        try:
+            out[axis] = int(metadata[tag])
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
 def frame_from_mm(
     image: npt.NDArray[Any], metadata: Mapping[str, Any], index: int, source: str
 ) -> Frame:
-    """A Frame from a Micro-Manager image and its metadata (``Axes``, ``PixelSizeUm``)."""
-    axes = metadata.get("Axes", {})
+    """A Frame from a Micro-Manager image and its metadata (``Axes``, or the engine's
+    ``SliceIndex``/``FrameIndex``/... tags; ``PixelSizeUm``)."""
+    axes = metadata.get("Axes") or _index_axes(metadata)
     size = metadata.get("PixelSizeUm")
     tags = {k: metadata[k] for k in MM_TAGS if k in metadata}
     return Frame(

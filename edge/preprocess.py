@@ -1,9 +1,13 @@
 """Pure-numpy pre/post-processing shared by training and the edge (one implementation).
 
-The model sees a float32 image normalised by robust percentiles:
-``(x - p_low) / (p_high - p_low)``, so ``p_low`` maps to 0 and ``p_high`` to 1.
-Percentile normalisation (as in CARE and VisCy) makes the model independent of
-camera gain/offset and of phase unwrapping offsets.
+The model sees a float32 image normalised to ``(x - low) / (high - low)``:
+- ``percentile`` (per frame): ``low``/``high`` are robust percentiles of the frame
+  itself, so the model is independent of camera gain/offset (as in CARE and VisCy);
+- ``fixed``: ``low``/``high`` are raw values measured once, at those percentiles,
+  on the training data and stored in the model card, so a test frame is scaled
+  exactly as training frames were (one microscope, stable settings).
+A multi-plane frame (Z, Y, X) is normalised jointly: one ``low``/``high`` for all
+planes, so the intensity relation between focal planes is kept.
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ _ALLOWED_KINDS = ("u", "i", "f")
 
 @dataclass(frozen=True, slots=True)
 class Normalization:
-    """Percentile normalisation parameters (stored in the model card)."""
+    """Normalisation parameters (stored in the model card).
+
+    ``low_value``/``high_value`` set: the ``fixed`` method with those raw values;
+    unset: the ``percentile`` method, measured on each frame.
+    """
 
     low_percentile: float = 1.0
     high_percentile: float = 99.8
     eps: float = 1e-6
+    low_value: float | None = None
+    high_value: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low_percentile < self.high_percentile <= 100.0:
@@ -32,14 +42,55 @@ class Normalization:
                 f"percentiles must satisfy 0 <= low < high <= 100, got "
                 f"{self.low_percentile}, {self.high_percentile}"
             )
+        if (self.low_value is None) != (self.high_value is None):
+            raise ValueError("fixed normalisation needs both low_value and high_value")
+        if self.low_value is not None and self.high_value is not None:
+            if not (np.isfinite(self.low_value) and np.isfinite(self.high_value)):
+                raise ValueError(
+                    f"fixed values must be finite, got {self.low_value}, {self.high_value}"
+                )
+            if self.high_value <= self.low_value:
+                raise ValueError(
+                    f"fixed values must satisfy low < high, got {self.low_value}, {self.high_value}"
+                )
+
+    @property
+    def method(self) -> Literal["percentile", "fixed"]:
+        return "percentile" if self.low_value is None else "fixed"
+
+    def measured_on(
+        self, images: list[npt.NDArray[Any]], max_samples: int = 4_000_000
+    ) -> Normalization:
+        """The ``fixed`` normalisation whose values are these percentiles of ``images``
+        pooled (a regular subsample of at most ``max_samples`` values)."""
+        flat = np.concatenate([np.asarray(a, np.float32).ravel() for a in images])
+        step = max(1, flat.size // max_samples)
+        lo, hi = np.percentile(flat[::step], [self.low_percentile, self.high_percentile])
+        if hi <= lo:
+            hi = lo + max(self.eps, 1e-6 * abs(float(lo)))
+        return Normalization(
+            self.low_percentile, self.high_percentile, self.eps, float(lo), float(hi)
+        )
+
+    def bounds(self, x: npt.NDArray[Any]) -> tuple[float, float]:
+        """``(low, high)`` raw values for image ``x``."""
+        if self.low_value is not None and self.high_value is not None:
+            return self.low_value, self.high_value
+        lo, hi = np.percentile(x, [self.low_percentile, self.high_percentile])
+        return float(lo), float(hi)
 
 
-def check_image(image: npt.NDArray[Any]) -> str | None:
-    """Return why ``image`` cannot be stained, or None if it can."""
+def check_image(image: npt.NDArray[Any], planes: int = 1) -> str | None:
+    """Return why ``image`` cannot be stained by a model of ``planes`` input planes, or None.
+
+    One plane: a (Y, X) image. Several: a (Z, Y, X) stack of exactly ``planes`` planes.
+    """
     if not isinstance(image, np.ndarray):
         return f"expected a numpy array, got {type(image).__name__}"
-    if image.ndim != 2:
+    if planes == 1 and image.ndim != 2:
         return f"expected a 2-D (Y, X) image, got shape {image.shape}"
+    if planes > 1 and (image.ndim != 3 or image.shape[0] != planes):
+        return f"the model takes a (Z, Y, X) stack of {planes} planes, got shape {image.shape}"
     if image.size == 0:
         return "image is empty"
     if image.dtype.kind not in _ALLOWED_KINDS:
@@ -50,32 +101,38 @@ def check_image(image: npt.NDArray[Any]) -> str | None:
 
 
 def normalize(image: npt.NDArray[Any], norm: Normalization) -> Array:
-    """Percentile-normalise a 2-D image to float32 (a new array; input untouched)."""
+    """Normalise an image or stack to float32 (a new array; input untouched)."""
     x = np.asarray(image, dtype=np.float32)
-    lo, hi = np.percentile(x, [norm.low_percentile, norm.high_percentile])
+    lo, hi = norm.bounds(x)
     scale = max(float(hi - lo), norm.eps)
     out: Array = ((x - np.float32(lo)) / np.float32(scale)).astype(np.float32, copy=False)
     return out
 
 
 def pad_to_multiple(image: Array, multiple: int) -> tuple[Array, tuple[int, int]]:
-    """Reflect-pad a (Y, X) image on the bottom/right so both sides are multiples.
+    """Reflect-pad the last two axes (Y, X) on the bottom/right to multiples of ``multiple``.
 
-    Returns the padded image and the original (height, width) for ``crop``.
+    Returns the padded array and the original (height, width) for ``crop``.
     Reflection avoids the hard edge that zero padding would put into the model.
     """
     if multiple < 1:
         raise ValueError(f"multiple must be >= 1, got {multiple}")
-    h, w = image.shape
+    h, w = image.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     if ph == 0 and pw == 0:
         return image, (h, w)
     # "reflect" needs the pad to be shorter than the side; tiny frames fall back to "edge".
     mode: Literal["reflect", "edge"] = "reflect" if (ph < h and pw < w) else "edge"
-    return np.pad(image, ((0, ph), (0, pw)), mode=mode), (h, w)
+    lead = ((0, 0),) * (image.ndim - 2)
+    return np.pad(image, (*lead, (0, ph), (0, pw)), mode=mode), (h, w)
 
 
 def crop(image: Array, shape: tuple[int, int]) -> Array:
     """Undo ``pad_to_multiple`` on the last two axes."""
     h, w = shape
     return image[..., :h, :w]
+
+
+def as_planes(image: Array) -> Array:
+    """A (Y, X) image as a one-plane stack (1, Y, X); a stack unchanged."""
+    return image[None] if image.ndim == 2 else image

@@ -1,7 +1,9 @@
 """The stainer: a raw frame in, model outputs (same Y, X) out.
 
 Pure numpy around one onnxruntime call: normalise -> pad to the model stride ->
-run -> crop. The raw frame is never modified.
+run -> crop. The raw frame is never modified. A one-plane model takes (Y, X)
+frames; a model of Z input planes (its card's ``input_planes``) takes (Z, Y, X)
+stacks of exactly Z planes; outputs are (Y, X) either way.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy.typing as npt
 
 from edge.errors import ConfigError
 from edge.model import LoadedModel
-from edge.preprocess import Normalization, check_image, crop, normalize, pad_to_multiple
+from edge.preprocess import as_planes, check_image, crop, normalize, pad_to_multiple
 from edge.tiling import run_tiled
 
 Outputs = dict[str, npt.NDArray[np.float32]]
@@ -29,8 +31,8 @@ class Stainer:
         self.model = model
         self._max_side_px = max_side_px
         self.warm_runs = 0
-        n = model.card.normalization
-        self._norm = Normalization(n.low_percentile, n.high_percentile)
+        self._norm = model.card.normalization.to_normalization()
+        self.planes = model.card.input_planes
         self._stride = model.card.stride_px
         if tile_px % self._stride:
             raise ConfigError("model.tile_px", f"{tile_px} is not a multiple of {self._stride}")
@@ -38,8 +40,8 @@ class Stainer:
 
     def validate(self, image: npt.NDArray[Any]) -> str | None:
         """Why this frame cannot be stained, or None."""
-        problem = check_image(image)
-        if problem is None and max(image.shape) > self._max_side_px:
+        problem = check_image(image, self.planes)
+        if problem is None and max(image.shape[-2:]) > self._max_side_px:
             problem = f"frame {image.shape} has a side over model.max_side_px={self._max_side_px}"
         return problem
 
@@ -48,8 +50,8 @@ class Stainer:
         problem = self.validate(image)
         if problem is not None:
             raise ValueError(problem)
-        x = normalize(image, self._norm)
-        if self._tile and max(x.shape) > self._tile:
+        x = as_planes(normalize(image, self._norm))
+        if self._tile and max(x.shape[-2:]) > self._tile:
             return run_tiled(x, self._run, self._tile, self.model.card.halo_px, self._stride)
         padded, shape = pad_to_multiple(x, self._stride)
         return {
@@ -57,9 +59,9 @@ class Stainer:
         }
 
     def _run(self, x: npt.NDArray[np.float32]) -> Outputs:
-        """One session run on a normalised, stride-multiple (H, W) image."""
+        """One session run on a normalised, stride-multiple (planes, H, W) stack."""
         results = self.model.session.run(
-            list(self.model.output_names), {self.model.input_name: x[None, None]}
+            list(self.model.output_names), {self.model.input_name: x[None]}
         )
         return {
             name: np.asarray(out[0, 0], dtype=np.float32)
@@ -69,7 +71,8 @@ class Stainer:
     def warm_up(self, height_px: int, width_px: int, runs: int = 2) -> None:
         """Run the model on a synthetic frame so the first real frame is not slow."""
         rng = np.random.default_rng(0)
-        image = rng.standard_normal((height_px, width_px)).astype(np.float32)
+        shape = (height_px, width_px) if self.planes == 1 else (self.planes, height_px, width_px)
+        image = rng.standard_normal(shape).astype(np.float32)
         for _ in range(runs):
             self.stain(image)
         self.warm_runs += runs

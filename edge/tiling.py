@@ -46,13 +46,13 @@ def plan(shape: tuple[int, int], tile_px: int, halo_px: int, stride_px: int) -> 
 
 
 def run_tiled(image: F32, run: Run, tile_px: int, halo_px: int, stride_px: int) -> dict[str, F32]:
-    """Run ``run`` tile by tile over a normalised (H, W) image; outputs have its shape."""
+    """Run ``run`` tile by tile over a normalised (planes, H, W) stack; outputs are (H, W)."""
     out: dict[str, F32] = {}
-    h, w = image.shape
+    h, w = image.shape[-2:]
     for tile in plan((h, w), tile_px, halo_px, stride_px):
-        window, size = pad_to_multiple(image[tile.window], stride_px)
+        window, size = pad_to_multiple(image[(..., *tile.window)], stride_px)
         for name, result in run(window).items():
             if name not in out:
-                out[name] = np.empty(image.shape, np.float32)
+                out[name] = np.empty((h, w), np.float32)
             out[name][tile.core] = crop(result, size)[tile.inner]
     return out

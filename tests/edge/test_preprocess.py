@@ -49,3 +49,50 @@ def test_check_image_names_the_problem(image: np.ndarray, fragment: str) -> None
 def test_bad_percentiles_rejected() -> None:
     with pytest.raises(ValueError, match="percentiles"):
         Normalization(50, 10)
+
+
+def test_fixed_normalisation_uses_the_stored_values_not_the_frame() -> None:
+    """Two frames of different contrast map through the same stored values."""
+    norm = Normalization(1.0, 99.0).measured_on([np.arange(1000, dtype=np.float32)])
+    assert norm.method == "fixed"
+    assert norm.low_value == pytest.approx(9.99) and norm.high_value == pytest.approx(989.01)
+    out = normalize(np.array([[9.99, 989.01], [499.5, 2000.0]], np.float32), norm)
+    np.testing.assert_allclose(out, [[0.0, 1.0], [0.5, (2000 - 9.99) / 979.02]], rtol=1e-5)
+
+
+def test_stack_is_normalised_jointly() -> None:
+    """One low/high for all planes: a plane twice as bright stays twice as bright."""
+    plane = np.random.default_rng(0).random((16, 16)).astype(np.float32) + 1
+    out = normalize(np.stack([plane, 2 * plane]), Normalization(0.0, 100.0))
+    lo, hi = float(plane.min()), float(2 * plane.max())
+    np.testing.assert_allclose(out[1], (2 * plane - lo) / (hi - lo), rtol=1e-5)
+
+
+@given(z=st.integers(1, 4), h=st.integers(1, 40), w=st.integers(1, 40))
+def test_pad_then_crop_round_trips_stacks(z: int, h: int, w: int) -> None:
+    img = np.arange(z * h * w, dtype=np.float32).reshape(z, h, w)
+    padded, shape = pad_to_multiple(img, 32)
+    assert padded.shape[0] == z and padded.shape[1] % 32 == 0 and padded.shape[2] % 32 == 0
+    np.testing.assert_array_equal(crop(padded, shape), img)
+
+
+@pytest.mark.parametrize(
+    ("shape", "fragment"),
+    [((8, 8), "stack of 3 planes"), ((2, 8, 8), "stack of 3 planes"), ((3, 8, 8), None)],
+)
+def test_check_image_counts_planes(shape: tuple[int, ...], fragment: str | None) -> None:
+    problem = check_image(np.zeros(shape, np.float32), planes=3)
+    assert problem is None if fragment is None else (problem is not None and fragment in problem)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"low_value": 1.0}, "both"),
+        ({"low_value": 2.0, "high_value": 1.0}, "low < high"),
+        ({"low_value": float("nan"), "high_value": 1.0}, "finite"),
+    ],
+)
+def test_bad_fixed_values_rejected(kwargs: dict[str, float], fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        Normalization(**kwargs)  # type: ignore[arg-type]
