@@ -15,10 +15,11 @@ OUTPUT_NAMES = ("dapi", "sigma")
 OPSET = 18
 
 
-def export_fp32(model: torch.nn.Module, path: Path, stride_px: int) -> None:
-    """Export with the dynamo exporter; H and W are dynamic multiples of ``stride_px``."""
+def export_fp32(model: torch.nn.Module, path: Path, stride_px: int, planes: int = 1) -> None:
+    """Export with the dynamo exporter; input (1, planes, H, W), H and W dynamic multiples
+    of ``stride_px``."""
     model.eval()
-    example = torch.zeros(1, 1, 2 * stride_px, 2 * stride_px)
+    example = torch.zeros(1, planes, 2 * stride_px, 2 * stride_px)
     h, w = torch.export.Dim("h", min=1, max=1024), torch.export.Dim("w", min=1, max=1024)
     program = torch.onnx.export(
         model,

@@ -40,13 +40,14 @@ def measure(
     frames: Sequence[F32],
     labels: Sequence[npt.NDArray[np.int32]],
 ) -> Parity:
-    """Frames are normalised, stride-multiple (H, W); ``labels`` the true nuclei.
+    """Frames are normalised, stride-multiple (planes, H, W); ``labels`` the true nuclei.
 
-    Recall is IoU >= 0.5 matched detection recall (``training.instances``).
+    Recall is IoU >= 0.5 matched detection recall (``training.instances``); NaN when the
+    frames hold no true nucleus (the recall gate then has nothing to compare).
     ``int8`` None: fp32-only export.
     """
     with torch.no_grad():
-        ref = [model(torch.from_numpy(f)[None, None])[0][0, 0].numpy() for f in frames]
+        ref = [model(torch.from_numpy(f)[None])[0][0, 0].numpy() for f in frames]
     out32 = _run(fp32, frames)
     max_abs = max(float(np.abs(a - b).max()) for a, b in zip(ref, out32, strict=True))
 
@@ -55,7 +56,8 @@ def measure(
             match(relabel(lab), segment_nuclei(o)).true_matched
             for o, lab in zip(outs, labels, strict=True)
         ]
-        return float(np.concatenate(hits).mean())
+        matched = np.concatenate(hits)
+        return float(matched.mean()) if matched.size else float("nan")  # no nucleus in view
 
     if int8 is None:
         return Parity(max_abs, None, None, recall(out32), None)
@@ -65,5 +67,7 @@ def measure(
 
 
 def check_stainer(path: Path, frame: F32) -> None:
-    """The exported file must load and run in the edge exactly as the daemon would."""
+    """The exported file must load and run in the edge exactly as the daemon would.
+
+    ``frame``: a raw (Y, X) frame, or a (Z, Y, X) stack for a multi-plane model."""
     Stainer(load_model(path, SessionConfig())).stain(frame)

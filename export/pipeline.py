@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from edge.card import CARD_FORMAT, CARD_VERSION, ModelCard
+from edge.card import CARD_FORMAT, CARD_VERSION, MODALITY_NAMES, ModelCard, NormalizationCard
 from edge.errors import AgluError
+from edge.preprocess import Normalization
 from export.onnx_graph import INPUT_NAME, OUTPUT_NAMES, export_fp32, stamp_card
 from export.parity import Parity, check_stainer, measure
 from export.quantize import quantize_int8
 from export.receptive import measure_halo_px
 from training.config import TrainConfig
-from training.data import build_fields
+from training.data import Fields, build_fields
 from training.evaluate import true_instances
 from training.train import load_checkpoint
 
@@ -58,19 +59,36 @@ def weights_sha256(model: torch.nn.Module) -> str:
 
 def _describe_data(cfg: TrainConfig) -> str:
     d = cfg.data
+    modality = MODALITY_NAMES[d.modality]
     if d.source == "simulated":
         return (
             f"simulated paired QPI/DAPI (edge.simulate): {d.train_fields} fields of "
             f"{d.field_px} px, seed {d.seed}"
         )
-    return f"{d.source} data at {d.path}: {d.input_channel} -> {d.target_channel}"
+    if d.source == "files":
+        planes = (
+            "" if d.input_planes is None else f" planes {d.input_planes[0]}..{d.input_planes[1]}"
+        )
+        where = f"{d.input_path.name if d.input_path else ''}{planes} -> "
+        where += d.target_path.name if d.target_path else ""
+    else:
+        where = f"{d.path}: {d.input_channel} -> {d.target_channel}"
+    return f"{modality} ({d.source}) {where}"
 
 
-def build_card(model: torch.nn.Module, cfg: TrainConfig, stride_px: int, halo_px: int) -> ModelCard:
+def build_card(
+    model: torch.nn.Module,
+    cfg: TrainConfig,
+    stride_px: int,
+    halo_px: int,
+    norms: tuple[Normalization, Normalization],
+) -> ModelCard:
     """The fp32 card, without metrics, that the edge validates; built from a plain mapping so
     pydantic checks every field. The int8 and final cards differ only in precision and
     metrics (``model_copy``), so the weights are hashed once."""
     simulated = cfg.data.source == "simulated"
+    modality = MODALITY_NAMES[cfg.data.modality]
+    units = "rad" if cfg.data.modality == "qpi" else "a.u. (camera counts)"
     return ModelCard.model_validate(
         {
             "format": CARD_FORMAT,
@@ -80,7 +98,7 @@ def build_card(model: torch.nn.Module, cfg: TrainConfig, stride_px: int, halo_px
             "precision": "fp32",
             "weights_sha256": weights_sha256(model),
             "recipe_sha256": cfg.sha256(),
-            "input": {"name": INPUT_NAME, "units": "rad", "description": "quantitative phase"},
+            "input": {"name": INPUT_NAME, "units": units, "description": modality},
             "outputs": [
                 {
                     "name": OUTPUT_NAMES[0],
@@ -93,11 +111,10 @@ def build_card(model: torch.nn.Module, cfg: TrainConfig, stride_px: int, halo_px
                     "description": "per-pixel uncertainty (Laplace scale)",
                 },
             ],
-            "normalization": {
-                "method": "percentile",
-                "low_percentile": cfg.data.low_percentile,
-                "high_percentile": cfg.data.high_percentile,
-            },
+            "normalization": NormalizationCard.from_normalization(norms[0]).model_dump(),
+            "target_normalization": NormalizationCard.from_normalization(norms[1]).model_dump(),
+            "modality": cfg.data.modality,
+            "input_planes": cfg.data.planes,
             "stride_px": stride_px,
             "halo_px": halo_px,
             "pixel_size_um": cfg.simulation.pixel_size_um if simulated else None,
@@ -108,8 +125,33 @@ def build_card(model: torch.nn.Module, cfg: TrainConfig, stride_px: int, halo_px
 
 
 def _crop(image: Any, stride: int) -> Any:
-    h, w = (s // stride * stride for s in image.shape)
-    return np.ascontiguousarray(image[:h, :w])
+    h, w = (s // stride * stride for s in image.shape[-2:])
+    return np.ascontiguousarray(image[..., :h, :w])
+
+
+def frames_of(fields: Fields, n: int, side_px: int, stride: int) -> list[tuple[Any, Any]]:
+    """Up to ``n`` (input (planes, s, s), true nuclei (s, s)) windows of at most ``side_px``
+    (a stride multiple) on a regular grid over the fields, in turn: calibration and
+    parity frames of bounded size from fields of any size (real fields are large)."""
+    windows: list[list[tuple[Any, Any]]] = []
+    for q, lab, b, d in zip(fields.qpi, fields.labels, fields.brightness, fields.dapi, strict=True):
+        true = true_instances(lab, b, d)[0]
+        h, w = d.shape
+        s = max(stride, min(side_px, h, w) // stride * stride)
+        windows.append(
+            [
+                (
+                    _crop(q[:, y : y + s, x : x + s], stride),
+                    _crop(true[y : y + s, x : x + s], stride),
+                )
+                for y in range(0, h - s + 1, s)
+                for x in range(0, w - s + 1, s)
+            ]
+        )
+    out = []
+    for k in range(max(len(w) for w in windows)):
+        out += [w[k] for w in windows if k < len(w)]
+    return out[:n]
 
 
 def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportResult:
@@ -117,34 +159,39 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     out_dir.mkdir(parents=True, exist_ok=True)
     stride = int(getattr(model, "stride_px", 1))
     side = max(stride, (opts.side_px // stride) * stride)
+    planes = cfg.data.planes
     fp32 = out_dir / f"{cfg.name}.onnx"
-    export_fp32(model, fp32, stride)
-    halo = measure_halo_px(model, stride)
+    export_fp32(model, fp32, stride, planes)
+    halo = measure_halo_px(model, stride, planes=planes)
     int8: Path | None = None
+    # Calibrate on training data; parity below is measured on held-out data.
+    calib = build_fields(cfg, "train", opts.calibration_frames, side)
     if not opts.fp32_only:
-        # Calibrate on training data; parity below is measured on held-out data.
-        calib = build_fields(cfg, "train", opts.calibration_frames, side)
         int8 = out_dir / f"{cfg.name}.int8.onnx"
-        quantize_int8(fp32, int8, [_crop(q, stride) for q in calib.qpi])
+        quantize_int8(
+            fp32, int8, [q for q, _ in frames_of(calib, opts.calibration_frames, side, stride)]
+        )
     held = build_fields(cfg, "test", opts.parity_frames, side)
-    frames = [_crop(q, stride) for q in held.qpi]
-    truths = [
-        _crop(true_instances(lab, b, d)[0], stride)
-        for lab, b, d in zip(held.labels, held.brightness, held.dapi, strict=True)
-    ]
-    card = build_card(model, cfg, stride, halo)  # hashes the weights once
+    frames, truths = zip(*frames_of(held, opts.parity_frames, side, stride), strict=True)
+    norms = (calib.input_norm, calib.target_norm)
+    card = build_card(model, cfg, stride, halo, norms)  # hashes the weights once
     int8_card = card.model_copy(update={"precision": "int8"})
     # Cards without metrics first, so the edge loader accepts the files for the parity run.
     stamp_card(fp32, card)
     if int8 is not None:
         stamp_card(int8, int8_card)
-    parity = measure(model, fp32, int8, frames, truths)
-    metrics = {k: float(f"{v:.6g}") for k, v in asdict(parity).items() if v is not None}
+    parity = measure(model, fp32, int8, list(frames), list(truths))
+    metrics = {
+        k: float(f"{v:.6g}")
+        for k, v in asdict(parity).items()
+        if v is not None and np.isfinite(v)  # NaN: no nucleus in the parity frames
+    }
     stamp_card(fp32, card.model_copy(update={"metrics": metrics}))
-    check_stainer(fp32, held.qpi[0])
+    raw = frames[0] if planes > 1 else frames[0][0]
+    check_stainer(fp32, raw)
     if int8 is not None:
         stamp_card(int8, int8_card.model_copy(update={"metrics": metrics}))
-        check_stainer(int8, held.qpi[0])
+        check_stainer(int8, raw)
         _gate(parity, opts, int8)
     (out_dir / f"{cfg.name}.parity.json").write_text(json.dumps(metrics, indent=2))
     return ExportResult(fp32, int8, parity, halo)

@@ -28,20 +28,20 @@ FP32_MODULES = (
     "qpi_vae.encoder.to_latent",  # produces the QPI latent
     "translator.enc0.0",  # consumes the QPI latent
     "translator.out",  # produces the DAPI latent
-    "dapi_vae.decoder.body.0",  # consumes the DAPI latent
+    "dapi_vae.decoder.body8.0",  # consumes the DAPI latent
     "dapi_vae.decoder.head",  # last conv
 )
 
 
 class _Frames:
-    """onnxruntime CalibrationDataReader over normalised (H, W) frames."""
+    """onnxruntime CalibrationDataReader over normalised (planes, H, W) frames."""
 
     def __init__(self, frames: Sequence[npt.NDArray[np.float32]]) -> None:
         self._it: Iterator[npt.NDArray[np.float32]] = iter(frames)
 
     def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
         frame = next(self._it, None)
-        return None if frame is None else {INPUT_NAME: frame[None, None].astype(np.float32)}
+        return None if frame is None else {INPUT_NAME: frame[None].astype(np.float32)}
 
 
 def fp32_conv_nodes(path: Path, modules: Sequence[str]) -> list[str]:

@@ -8,7 +8,7 @@ OUTSIDE_MASS = 1e-5
 
 
 def measure_halo_px(
-    model: torch.nn.Module, stride_px: int, side_px: int = 768, probes: int = 3
+    model: torch.nn.Module, stride_px: int, side_px: int = 768, probes: int = 3, planes: int = 1
 ) -> int:
     """The effective receptive-field radius, as a multiple of ``stride_px``.
 
@@ -24,11 +24,11 @@ def measure_halo_px(
     halo = 0
     c = side_px // 2
     for k in range(probes):
-        x = torch.randn(1, 1, side_px, side_px, generator=g).requires_grad_(True)
+        x = torch.randn(1, planes, side_px, side_px, generator=g).requires_grad_(True)
         cy, cx = c + 7 * k, c + 13 * k  # different phases within the stride
         model(x)[0][0, 0, cy, cx].backward()
         assert x.grad is not None
-        grad = x.grad[0, 0].abs()
+        grad = x.grad[0].abs().sum(0)
         total = float(grad.sum())
         yy = torch.arange(side_px)[:, None].sub(cy).abs()
         xx = torch.arange(side_px)[None, :].sub(cx).abs()

@@ -25,17 +25,38 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option(
     "--out", "out_dir", type=click.Path(path_type=Path), default=Path("runs"), show_default=True
 )
-def fit(config: Path, out_dir: Path) -> None:
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.FIELD=VALUE",
+    help="Override a recipe field (VALUE in TOML syntax), e.g. --set optim.seed=1 "
+    "--set loss.nucleus_weight=3; repeatable.",
+)
+@click.option("--name", default=None, help="Run name (default: the recipe's name).")
+@click.option(
+    "--init",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    default=None,
+    help="Fine-tune: start from this checkpoint's weights (same [model] section).",
+)
+def fit(
+    config: Path, out_dir: Path, overrides: tuple[str, ...], name: str | None, init: Path | None
+) -> None:
     """Train from the TOML recipe CONFIG; checkpoint and resolved recipe go to OUT/NAME."""
-    from training.config import load_train_config
+    from training.config import apply_overrides, load_train_config
     from training.train import fit as run_fit
 
-    cfg = load_train_config(config)
+    cfg = apply_overrides(load_train_config(config), overrides, name, init)
     result = run_fit(cfg, out_dir / cfg.name)
-    click.echo(f"{'stage':<12}{'steps':>7}{'resumed at':>12}{'train loss':>12}{'val loss':>10}")
+    click.echo(
+        f"{'stage':<12}{'steps':>7}{'resumed at':>12}{'train loss':>12}{'val loss':>10}"
+        f"{'val r':>8}{'kept step':>11}"
+    )
     for s in result.stages:
         click.echo(
             f"{s.name:<12}{s.steps:>7}{s.resumed_from:>12}{s.final_loss:>12.4f}{s.val_loss:>10.4f}"
+            f"{s.val_pearson_r:>8.4f}{s.kept_step:>11}"
         )
     click.echo(
         f"checkpoint {result.checkpoint} ({result.wall_s:.0f} s), "
@@ -124,6 +145,38 @@ def evaluate(
             report_dir, title, description, results, held.qpi[0], held.dapi[0], first
         )
         click.echo(f"report: {path}")
+
+
+@main.command()
+@click.argument("spec_path", metavar="SPEC", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where metrics.json, report.md and panel.png go (default: beside SPEC).",
+)
+def compare(spec_path: Path, report_dir: Path | None) -> None:
+    """Score rows of models (several seeds each) on one real test split, with intervals.
+
+    SPEC is a TOML file: title, recipe (its test split), [[rows]] (label, models, kind),
+    [compare] (challenger, baselines). See docs/evaluation/*/compare.toml.
+    """
+    from tqdm import tqdm
+
+    from training import compare as cmp
+    from training.compare_report import write
+
+    spec = cmp.load_spec(spec_path)
+    total_models = sum(len(r.models) for r in spec.rows)
+    with tqdm(total=total_models, desc="compare", unit="model") as bar:
+
+        def step(what: str) -> None:
+            bar.set_postfix_str(what[-40:])
+            bar.update(0 if bar.n == 0 and not what else 1)
+
+        scored = cmp.run(spec, step)
+    path = write(spec, scored, report_dir or spec_path.parent, f"aglu-train compare {spec_path}")
+    click.echo(f"report: {path}")
 
 
 @main.command()

@@ -6,6 +6,15 @@ them), else the target segmented by the same method as the prediction. Keys:
 image metrics by name (``training.metrics``); ``nuclei_<method>_*`` for each
 segmentation (``halfmax``, ``otsu``; ``training.instances``); with ground truth,
 ``oracle_halfmax_*`` scores the true image itself: the ceiling the metric allows.
+
+The haze rule: the half-maximum segmentation takes ``floor`` (the recipe's
+``data.nucleus_floor``, normalised target units): an object of the target or of
+a prediction counts as a nucleus only where it rises that far above the
+background, so out-of-focus haze is neither a true nucleus nor a hit.
+
+When the data carries annotated nuclei (``Fields.reference``, e.g. the
+authors' masks), ``nuclei_reference_*`` scores the prediction's half-maximum
+nuclei against them and ``oracle_reference_*`` the true image's: the ceiling.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ import numpy.typing as npt
 
 from training.config import TrainConfig
 from training.data import Fields, build_fields
-from training.instances import relabel, segment_nuclei
+from training.instances import DEFAULT_SCALE_PX, estimate_scale_px, relabel, segment_nuclei
 from training.metrics import pooled_image_metrics
 from training.nuclei import nucleus_stats, summarize
 
@@ -31,38 +40,64 @@ def true_instances(
     brightness: F32 | None,
     target: F32,
     method: str = "halfmax",
+    floor: float = 0.015,
+    scale_px: float = DEFAULT_SCALE_PX,
 ) -> tuple[npt.NDArray[np.int32], F32 | None]:
     """Ground-truth nuclei (consecutive labels) and their brightness, or the segmented target.
 
     Simulator labels whose nucleus lies outside the field are dropped, with their brightness.
     """
     if labels is None or brightness is None:
-        return segment_nuclei(target, method), None
+        return segment_nuclei(target, method, floor, scale_px), None
     present = (
         np.bincount(labels.ravel(), minlength=len(brightness) + 1)[1 : len(brightness) + 1] > 0
     )
     return relabel(labels), brightness[present]
 
 
-def _nuclei(images: list[F32], fields: Fields, method: str) -> dict[str, float]:
+def _nuclei(images: list[F32], fields: Fields, method: str, floor: float) -> dict[str, float]:
     stats = []
     for i, image in enumerate(images):
+        scale = scale_of(fields, i)
         true, bright = true_instances(
-            fields.labels[i], fields.brightness[i], fields.dapi[i], method
+            fields.labels[i], fields.brightness[i], fields.dapi[i], method, floor, scale
         )
         b = None if bright is None else bright.astype(np.float64)
-        stats.append(nucleus_stats(image, fields.dapi[i], true, segment_nuclei(image, method), b))
+        found = segment_nuclei(image, method, floor, scale)
+        stats.append(nucleus_stats(image, fields.dapi[i], true, found, b))
     return summarize(stats)
 
 
-def score(preds: list[F32], fields: Fields) -> dict[str, float]:
-    """Every metric of ``preds`` against the fields' targets."""
+def scale_of(fields: Fields, i: int) -> float:
+    """The nucleus scale both the target and a prediction of field ``i`` are segmented at:
+    measured on the target of real data, the defaults' scale for simulated fields."""
+    if fields.labels[i] is not None:
+        return DEFAULT_SCALE_PX
+    return estimate_scale_px(fields.dapi[i])
+
+
+def _reference(images: list[F32], fields: Fields, floor: float) -> dict[str, float]:
+    stats = []
+    for i, (image, ref) in enumerate(zip(images, fields.reference, strict=True)):
+        assert ref is not None
+        target = fields.dapi[i]
+        found = segment_nuclei(image, "halfmax", floor, scale_of(fields, i))
+        stats.append(nucleus_stats(image, target, relabel(ref), found))
+    return summarize(stats)
+
+
+def score(preds: list[F32], fields: Fields, floor: float = 0.015) -> dict[str, float]:
+    """Every metric of ``preds`` against the fields' targets (``floor``: the haze rule)."""
     out = pooled_image_metrics(list(preds), list(fields.dapi))
     for method in METHODS:
-        out |= {f"nuclei_{method}_{k}": v for k, v in _nuclei(preds, fields, method).items()}
+        out |= {f"nuclei_{method}_{k}": v for k, v in _nuclei(preds, fields, method, floor).items()}
     if all(lab is not None for lab in fields.labels):
-        oracle = _nuclei(list(fields.dapi), fields, "halfmax")
+        oracle = _nuclei(list(fields.dapi), fields, "halfmax", floor)
         out |= {f"oracle_halfmax_{k}": v for k, v in oracle.items()}
+    if fields.reference and all(r is not None for r in fields.reference):
+        out |= {f"nuclei_reference_{k}": v for k, v in _reference(preds, fields, floor).items()}
+        oracle = _reference(list(fields.dapi), fields, floor)
+        out |= {f"oracle_reference_{k}": v for k, v in oracle.items()}
     return out
 
 
@@ -72,6 +107,6 @@ def test_fields(cfg: TrainConfig, n_fields: int, side_px: int) -> Fields:
 
 
 def evaluate(predict: Predict, cfg: TrainConfig, n_fields: int, side_px: int) -> dict[str, float]:
-    """``predict`` maps a normalised (H, W) QPI to a normalised DAPI prediction."""
+    """``predict`` maps a normalised (planes, H, W) input to a normalised DAPI prediction."""
     fields = test_fields(cfg, n_fields, side_px)
-    return score([predict(q) for q in fields.qpi], fields)
+    return score([predict(q) for q in fields.qpi], fields, cfg.data.nucleus_floor)

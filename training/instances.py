@@ -26,14 +26,37 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from training.data import otsu_threshold
-
 Labels = npt.NDArray[np.int32]
 
 
-def segment_nuclei(image: npt.NDArray[np.float32], method: str = "halfmax") -> Labels:
+def otsu_threshold(image: npt.NDArray[np.float32], bins: int = 256) -> float:
+    """Otsu's threshold; where the criterion is flat (an empty gap between modes) the
+    middle of that plateau, not its first bin, so the split sits mid-gap."""
+    hist, edges = np.histogram(image, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(hist).astype(np.float64)
+    w1 = w0[-1] - w0
+    m0 = np.cumsum(hist * centres) / np.maximum(w0, 1)
+    m1 = ((hist * centres).sum() - np.cumsum(hist * centres)) / np.maximum(w1, 1)
+    between = w0 * w1 * (m0 - m1) ** 2
+    best = np.flatnonzero(between >= between.max() * (1 - 1e-9))
+    return float(edges[(best[0] + best[-1]) // 2 + 1])
+
+
+DEFAULT_SCALE_PX = 12.0  # typical nucleus diameter the halfmax defaults were made for
+
+
+def segment_nuclei(
+    image: npt.NDArray[np.float32],
+    method: str = "halfmax",
+    floor: float = 0.015,
+    scale_px: float = DEFAULT_SCALE_PX,
+) -> Labels:
+    """``floor``: halfmax only, the least peak height above background (normalised units)
+    that counts as a nucleus; raising it keeps out-of-focus haze out. ``scale_px``:
+    halfmax only, the typical nucleus diameter (``estimate_scale_px``)."""
     if method == "halfmax":
-        return segment_halfmax(image)
+        return segment_halfmax(image, floor=floor, scale_px=scale_px)
     if method == "otsu":
         return segment_otsu(image)
     raise ValueError(f"unknown segmentation method {method!r}")
@@ -76,17 +99,40 @@ def _drop_small(labels: Labels, min_area_px: int) -> Labels:
     return relabel(labels)
 
 
+def estimate_scale_px(target: npt.NDArray[np.float32]) -> float:
+    """Typical nucleus diameter of a (normalised) target image: the median equivalent
+    diameter of its Otsu objects, within [8, 80] px (``DEFAULT_SCALE_PX`` if none).
+
+    The prediction of the same field is segmented at the target's scale, so a
+    microscope at another magnification is scored with seeds and smoothing that
+    fit its nuclei, not over-split ones.
+    """
+    from scipy import ndimage as ndi
+
+    smooth = _smooth(np.asarray(target, np.float32), 1.0)
+    fg = ndi.binary_opening(smooth > otsu_threshold(smooth), iterations=1)
+    labels = ndi.label(fg)[0]
+    areas = np.bincount(labels.ravel())[1:]
+    areas = areas[areas >= 12]
+    if not areas.size:
+        return DEFAULT_SCALE_PX
+    return float(np.clip(2.0 * np.sqrt(np.median(areas) / np.pi), 8.0, 80.0))
+
+
 def segment_halfmax(
     image: npt.NDArray[np.float32],
     floor: float = 0.015,
     noise_k: float = 5.0,
-    min_distance_px: int = 6,
-    min_area_px: int = 12,
+    scale_px: float = DEFAULT_SCALE_PX,
 ) -> Labels:
+    """Seeds at least ``scale_px / 2`` apart on the image smoothed by ``scale_px / 6``;
+    objects under ``scale_px**2 / 12`` px are dropped (6, 2 and 12 at the default)."""
     from scipy import ndimage as ndi
 
+    min_distance_px = max(1, round(scale_px / 2))
+    min_area_px = max(4, round(scale_px**2 / 12))
     img = np.asarray(image, np.float32)
-    fine, coarse = _smooth(img, 1.0), _smooth(img, 2.0)
+    fine, coarse = _smooth(img, 1.0), _smooth(img, scale_px / 6)
     dark = fine[fine <= np.percentile(fine, 50)]
     bg = float(np.median(dark))
     noise = 1.4826 * float(np.median(np.abs(dark - bg)))

@@ -1,4 +1,5 @@
-"""Predict functions (normalised QPI (H, W) -> normalised DAPI) for torch and ONNX models."""
+"""Predict functions (normalised input (planes, H, W) -> normalised DAPI (H, W)) for torch
+and ONNX models."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 import torch
 
 from edge.model import SessionConfig, load_model
-from edge.preprocess import crop, pad_to_multiple
+from edge.preprocess import as_planes, crop, pad_to_multiple
 from training.config import TrainConfig
 from training.evaluate import Predict
 from training.train import load_checkpoint
@@ -23,9 +24,9 @@ def torch_predictor(checkpoint: Path) -> tuple[Predict, TrainConfig]:
     model, cfg = load_checkpoint(checkpoint)
 
     def predict(qpi: np.ndarray) -> np.ndarray:
-        x, shape = pad_to_multiple(qpi, model.stride_px)
+        x, shape = pad_to_multiple(as_planes(qpi), model.stride_px)
         with torch.no_grad():
-            out = model(torch.from_numpy(np.ascontiguousarray(x))[None, None])[0][0, 0].numpy()
+            out = model(torch.from_numpy(np.ascontiguousarray(x))[None])[0][0, 0].numpy()
         return crop(out, shape)
 
     return predict, cfg
@@ -36,8 +37,8 @@ def onnx_predictor(path: Path) -> Predict:
     loaded = load_model(path, SessionConfig())
 
     def predict(qpi: np.ndarray) -> np.ndarray:
-        x, shape = pad_to_multiple(qpi, loaded.card.stride_px)
-        out = loaded.session.run(["dapi"], {loaded.input_name: x[None, None]})[0][0, 0]
+        x, shape = pad_to_multiple(as_planes(qpi), loaded.card.stride_px)
+        out = loaded.session.run(["dapi"], {loaded.input_name: x[None]})[0][0, 0]
         return crop(np.asarray(out, np.float32), shape)
 
     return predict

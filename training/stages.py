@@ -1,11 +1,21 @@
-"""The three training stages: what each trains, and its loss.
+"""The training stages: what each trains, and its loss.
 
+Staged (the original recipe):
 1. ``vae``: both VAEs learn to reconstruct their modality (KL-regularised; the
    DAPI reconstruction uses the recall weighting and learns sigma).
-2. ``translator``: on frozen VAEs, map QPI latent means to DAPI latent means
+2. ``translator``: on frozen VAEs, map input latent means to DAPI latent means
    (latent L1) and decode through the frozen DAPI decoder (recall-weighted L1).
-3. ``joint``: fine-tune the inference path (QPI encoder, translator, DAPI
+3. ``joint``: fine-tune the inference path (input encoder, translator, DAPI
    decoder) end to end; the frozen DAPI encoder still provides latent targets.
+
+One schedule (``end_to_end``, for real data): everything trains at once; the
+inference path's DAPI loss leads, and the VAE reconstructions, KL and the latent
+match are auxiliary terms that keep the latent spaces meaningful. The DAPI VAE
+decodes its own latent with the same input-encoder skips as the inference path
+(the pairs are registered), so its decoder learns one job: latent + skips -> DAPI.
+
+Wherever the DAPI decoder runs, it gets the input encoder's gated skips when the
+model has them (``AGLU.encode``).
 """
 
 from __future__ import annotations
@@ -18,9 +28,9 @@ import torch
 from torch import nn
 
 from training.config import LossSection
-from training.loss import dapi_terms
+from training.loss import dapi_terms, pixel_loss
 from training.models import AGLU
-from training.models.vae import kl_divergence
+from training.models.vae import kl_divergence, sample
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qpi, dapi, mask
 LossFn = Callable[[Any, Batch, LossSection], dict[str, torch.Tensor]]
@@ -56,7 +66,9 @@ class Stage:
 def _vae_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
     qpi, dapi, mask = batch
     q_rec, q_mean, q_logvar = model.qpi_vae(qpi)
-    d_out, d_mean, d_logvar = model.dapi_vae(dapi)
+    d_mean, d_logvar, _ = model.dapi_vae.encoder(dapi)
+    skips = model.encode(qpi)[2]
+    d_out = model.dapi_vae.decoder(sample(d_mean, d_logvar, model.dapi_vae.training), skips)
     d_pred, d_sigma = model.split_output(d_out)
     terms = dapi_terms(d_pred, d_sigma, dapi, mask, cfg)
     terms["qpi_rec"] = (q_rec - qpi).abs().mean()
@@ -73,8 +85,9 @@ def _latent_target(model: AGLU, dapi: torch.Tensor) -> torch.Tensor:
 
 def _translator_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
     qpi, dapi, mask = batch
-    z = model.translate(qpi)
-    pred, sigma = model.split_output(model.dapi_vae.decoder(z))
+    q_mean, _, skips = model.encode(qpi)
+    z = model.translator(q_mean)
+    pred, sigma = model.split_output(model.dapi_vae.decoder(z, skips))
     terms = dapi_terms(pred, sigma, dapi, mask, cfg)
     terms["latent"] = cfg.latent_weight * (z - _latent_target(model, dapi)).abs().mean()
     return terms
@@ -82,12 +95,32 @@ def _translator_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, t
 
 def _joint_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
     qpi, dapi, mask = batch
-    q_mean, q_logvar = model.qpi_vae.encoder(qpi)
+    q_mean, q_logvar, skips = model.encode(qpi)
     z = model.translator(q_mean)
-    pred, sigma = model.split_output(model.dapi_vae.decoder(z))
+    pred, sigma = model.split_output(model.dapi_vae.decoder(z, skips))
     terms = dapi_terms(pred, sigma, dapi, mask, cfg)
     terms["latent"] = 0.1 * cfg.latent_weight * (z - _latent_target(model, dapi)).abs().mean()
     terms["kl"] = cfg.kl_weight * kl_divergence(q_mean, q_logvar)
+    return terms
+
+
+def _end_to_end_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    qpi, dapi, mask = batch
+    q_mean, q_logvar, skips = model.encode(qpi)
+    z = model.translator(q_mean)
+    pred, sigma = model.split_output(model.dapi_vae.decoder(z, skips))
+    terms = dapi_terms(pred, sigma, dapi, mask, cfg)
+    d_mean, d_logvar, _ = model.dapi_vae.encoder(dapi)
+    if cfg.dapi_rec_weight:
+        rec, _ = model.split_output(model.dapi_vae.decoder(sample(d_mean, d_logvar, True), skips))
+        terms["dapi_rec"] = cfg.dapi_rec_weight * pixel_loss(rec, dapi, mask, cfg)
+    if cfg.qpi_rec_weight:
+        q_rec = model.qpi_vae.decoder(sample(q_mean, q_logvar, True))
+        terms["qpi_rec"] = cfg.qpi_rec_weight * (q_rec - qpi).abs().mean()
+    terms["kl"] = cfg.kl_weight * (
+        kl_divergence(q_mean, q_logvar) + kl_divergence(d_mean, d_logvar)
+    )
+    terms["latent"] = cfg.latent_weight * (z - d_mean.detach()).abs().mean()
     return terms
 
 
@@ -103,6 +136,7 @@ STAGES = (
     Stage("vae", ("qpi_vae", "dapi_vae"), _vae_loss),
     Stage("translator", ("translator",), _translator_loss),
     Stage("joint", ("qpi_vae.encoder", "translator", "dapi_vae.decoder"), _joint_loss),
+    Stage("end_to_end", ("",), _end_to_end_loss),
 )
 
 

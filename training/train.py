@@ -22,11 +22,12 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from training import distributed, plots
+from edge.preprocess import Normalization
+from training import distributed, monitor
+from training.augment import random_batch
 from training.config import TrainConfig
-from training.data import Fields, build_fields, random_batch
-from training.datasets import DataError
-from training.loss import total
+from training.data import Fields, build_fields
+from training.loss import ramp, total
 from training.models import AGLU
 from training.models.unet import UNet
 from training.stages import PIXEL_STAGE, STAGES, Stage, StageLoss
@@ -41,6 +42,8 @@ class StageResult:
     final_loss: float
     val_loss: float
     resumed_from: int
+    val_pearson_r: float = float("nan")  # the kept weights' (optim.val_every > 0)
+    kept_step: int = -1  # the step whose weights were kept (-1: the last)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +58,26 @@ Model = AGLU | UNet
 
 
 def build_model(cfg: TrainConfig) -> Model:
-    m = cfg.model
+    m, planes = cfg.model, cfg.data.planes
     if m.kind == "unet":
-        return UNet(m.encoder_widths, m.unet_depth_width)
-    return AGLU(m.encoder_widths, m.latent_channels, m.translator_width)
+        return UNet(m.encoder_widths, m.unet_depth_width, in_ch=planes)
+    return AGLU(m.encoder_widths, m.latent_channels, m.translator_width, planes, m.skips)
 
 
 def stage_plan(cfg: TrainConfig) -> list[tuple[Stage, int]]:
     """(stage, steps) in order; stages with 0 steps are skipped."""
+    s = cfg.stages
     if cfg.model.kind == "unet":
-        plan = [(PIXEL_STAGE, cfg.stages.pixel_steps)]
+        plan = [(PIXEL_STAGE, s.pixel_steps)]
     else:
-        s = cfg.stages
-        plan = list(zip(STAGES, (s.vae_steps, s.translator_steps, s.joint_steps), strict=True))
+        steps = (s.vae_steps, s.translator_steps, s.joint_steps, s.end_to_end_steps)
+        plan = list(zip(STAGES, steps, strict=True))
     return [(stage, n) for stage, n in plan if n > 0]
+
+
+def norm_dict(fields: Fields) -> dict[str, dict[str, Any]]:
+    """The resolved input/target normalisation, as stored in checkpoints and the card."""
+    return {"input": asdict(fields.input_norm), "target": asdict(fields.target_norm)}
 
 
 def _save(obj: dict[str, Any], path: Path) -> None:
@@ -84,65 +93,48 @@ def _autocast(cfg: TrainConfig, device: torch.device) -> Any:
     return contextlib.nullcontext()
 
 
-def _val_loss(
-    stage: Stage, model: Model, val: Fields, cfg: TrainConfig, device: torch.device
-) -> float:
-    """Stage loss on top-left crops of every validation field, all modules in eval mode.
+@dataclass
+class Selection:
+    """The best weights so far by validation Pearson r (``optim.val_every``)."""
 
-    The crop is the crop size, or less where a field is smaller (e.g. a narrow
-    validation strip of one real image), rounded down to the model stride.
-    """
-    stride = model.stride_px
-    c = min(cfg.data.crop_px, *(min(a.shape) for a in val.qpi)) // stride * stride
-    if c == 0:
-        raise DataError("validation data", f"a field is smaller than the model stride {stride} px")
-    was = {m: m.training for m in model.modules()}
-    model.eval()
-    with torch.no_grad():
-        batch = [
-            torch.from_numpy(np.stack([a[:c, :c] for a in arrs])[:, None]).to(device)
-            for arrs in (val.qpi, val.dapi, val.mask)
-        ]
-        loss, _ = total(stage.loss(model, (batch[0], batch[1], batch[2]), cfg.loss))
-    for m, t in was.items():
-        m.train(t)
-    return float(loss)
+    every: int
+    best_r: float = float("-inf")
+    best_step: int = -1
+    state: dict[str, torch.Tensor] | None = None
+
+    def offer(self, model: Model, val: Fields, step: int, device: torch.device) -> float:
+        r = monitor.val_pearson(model, val, device)
+        if r > self.best_r:
+            self.best_r, self.best_step = r, step
+            self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        logger.info("step %d: validation Pearson r %.4f (best %.4f)", step, r, self.best_r)
+        return r
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"best_r": self.best_r, "best_step": self.best_step, "state": self.state}
+
+    def load(self, saved: dict[str, Any]) -> None:
+        self.best_r, self.best_step, self.state = (
+            saved["best_r"],
+            saved["best_step"],
+            saved["state"],
+        )
 
 
-def _figures(
-    stage: Stage,
-    model: Model,
-    val: Fields,
-    history: list[dict[str, float]],
-    out_dir: Path,
+def _step(
+    net: torch.nn.Module,
+    batch: tuple[np.ndarray, ...],
+    opt: torch.optim.Optimizer,
+    cfg: TrainConfig,
     device: torch.device,
-) -> None:
-    plots.loss_curve(history, out_dir / f"{stage.name}-loss.png", f"stage {stage.name}")
-    model.eval()
-    rows = []
-    with torch.no_grad():
-        for i in range(min(3, len(val.qpi))):
-            h, w = (s // model.stride_px * model.stride_px for s in val.qpi[i].shape)
-            q, d = (
-                torch.from_numpy(np.ascontiguousarray(a[:h, :w]))[None, None].to(device)
-                for a in (val.qpi[i], val.dapi[i])
-            )
-            # After the VAE stage the translator is untrained: show the DAPI VAE's reconstruction.
-            if isinstance(model, AGLU) and stage.name == "vae":
-                pred, sigma = model.split_output(model.dapi_vae(d)[0])
-            else:
-                pred, sigma = model(q)
-            rows.append(
-                (
-                    val.qpi[i][:h, :w],
-                    val.dapi[i][:h, :w],
-                    pred[0, 0].float().cpu().numpy(),
-                    sigma[0, 0].float().cpu().numpy(),
-                )
-            )
-    third = "DAPI VAE reconstruction" if stage.name == "vae" else "predicted DAPI"
-    title = f"after stage {stage.name}"
-    plots.sample_panel(rows, out_dir / f"{stage.name}-samples.png", title, third)
+) -> dict[str, float]:
+    x, y, m = (torch.from_numpy(a).to(device) for a in batch)
+    with _autocast(cfg, device):
+        loss, stats = total(net(x, y, m))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return stats
 
 
 def run_stage(
@@ -163,6 +155,7 @@ def run_stage(
     opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.optim.lr, total_steps=steps)
     rng = np.random.default_rng([cfg.optim.seed, rt.rank, (*STAGES, PIXEL_STAGE).index(stage)])
+    pick = Selection(cfg.optim.val_every)
     start, history = 0, []
     if path.exists():
         state = torch.load(path, map_location=rt.device, weights_only=True)
@@ -170,13 +163,23 @@ def run_stage(
         start, history = state["step"], state["history"]
         if state["done"]:
             logger.info("stage %s already done (%d steps): skipped", stage.name, start)
-            return StageResult(stage.name, start, history[-1]["loss"], state["val_loss"], start)
+            return StageResult(
+                stage.name,
+                start,
+                history[-1]["loss"],
+                state["val_loss"],
+                start,
+                state["selection"]["best_r"],
+                state["selection"]["best_step"],
+            )
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
+        pick.load(state["selection"])
         logger.info("stage %s: resuming at step %d of %d", stage.name, start, steps)
-    net: torch.nn.Module = StageLoss(model, stage, cfg.loss)
+    loss_module = StageLoss(model, stage, cfg.loss)
+    net: torch.nn.Module = loss_module
     if rt.world_size > 1:
         net = DistributedDataParallel(
             net, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
@@ -195,6 +198,7 @@ def run_stage(
                     "history": history,
                     "done": done,
                     "val_loss": val_loss,
+                    "selection": pick.to_dict(),
                 },
                 path,
             )
@@ -206,33 +210,36 @@ def run_stage(
         desc=f"{cfg.name}: {stage.name}",
         disable=not (progress and rt.main),
     )
-    step = start
+    d = cfg.data
     try:
         for step in bar:
             if stop_after is not None and step - start >= stop_after:
                 save(step, done=False)
                 return None
-            batch = random_batch(train, cfg.optim.batch_size, cfg.data.crop_px, rng, cfg.augment)
-            x, y, m = (torch.from_numpy(a).to(rt.device) for a in batch)
-            with _autocast(cfg, rt.device):
-                loss, stats = total(net(x, y, m))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            batch = random_batch(
+                train, cfg.optim.batch_size, d.crop_px, rng, cfg.augment, d.nucleus_crop_fraction
+            )
+            loss_module.cfg = ramp(cfg.loss, step)
+            history.append(_step(net, batch, opt, cfg, rt.device))
             sched.step()
-            history.append(stats)
-            bar.set_postfix(loss=f"{stats['loss']:.4f}")
+            bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
+            if pick.every and (step + 1) % pick.every == 0 and step + 1 < steps:
+                pick.offer(model, val, step + 1, rt.device)
             if (step + 1) % cfg.optim.checkpoint_every == 0:
                 save(step + 1, done=False)
     except KeyboardInterrupt:
         save(len(history), done=False)
         raise
-    val_loss = _val_loss(stage, model, val, cfg, rt.device)
+    if pick.every:
+        pick.offer(model, val, steps, rt.device)
+        assert pick.state is not None
+        model.load_state_dict(pick.state)
+    val_loss = monitor.val_loss(stage, model, val, cfg, rt.device)
     save(steps, done=True, val_loss=val_loss)
     if rt.main:
-        _figures(stage, model, val, history, out_dir, rt.device)
+        monitor.figures(stage, model, val, history, out_dir, rt.device)
     final = float(np.mean([h["loss"] for h in history[-50:]])) if history else float("nan")
-    return StageResult(stage.name, steps, final, val_loss, start)
+    return StageResult(stage.name, steps, final, val_loss, start, pick.best_r, pick.best_step)
 
 
 def fit(
@@ -247,6 +254,8 @@ def fit(
     t0 = time.monotonic()
     data = (build_fields(cfg, "train"), build_fields(cfg, "val"))
     model = build_model(cfg).to(rt.device)
+    if cfg.init is not None:
+        init_weights(model, cfg)
     if rt.main:
         (out_dir / "config.resolved.json").write_text(
             json.dumps(cfg.model_dump(mode="json"), indent=2)
@@ -266,11 +275,28 @@ def fit(
                 "state_dict": model.state_dict(),
                 "config": cfg.model_dump(mode="json"),
                 "stages": [asdict(r) for r in results],
+                "normalization": norm_dict(data[0]),
+                "wall_s": time.monotonic() - t0,
             },
             ckpt,
         )
     distributed.barrier()
     return FitResult(ckpt, tuple(results), time.monotonic() - t0)
+
+
+def init_weights(model: Model, cfg: TrainConfig) -> None:
+    """Fine-tuning: start from ``cfg.init``'s weights; the architectures must agree."""
+    from edge.errors import ModelError
+
+    assert cfg.init is not None
+    init_model, init_cfg = load_checkpoint(cfg.init)
+    if init_cfg.model != cfg.model or init_cfg.data.planes != cfg.data.planes:
+        raise ModelError(
+            str(cfg.init),
+            "its [model] section or input planes differ from the recipe's: cannot start from it",
+        )
+    model.load_state_dict(init_model.state_dict())
+    logger.info("initialised from %s", cfg.init)
 
 
 def load_checkpoint(path: Path) -> tuple[Model, TrainConfig]:
@@ -286,6 +312,19 @@ def load_checkpoint(path: Path) -> tuple[Model, TrainConfig]:
         raise ModelError(str(path), "checkpoint lacks 'state_dict' or 'config'")
     cfg = parse_train_config(ckpt["config"], f"{path} config")
     model = build_model(cfg)
-    model.load_state_dict(ckpt["state_dict"])
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError:
+        raise ModelError(
+            str(path), "weights do not fit the recipe's model (made by another AGLU version?)"
+        ) from None
     model.eval()
     return model, cfg
+
+
+def checkpoint_normalizations(path: Path) -> tuple[Normalization, Normalization] | None:
+    """The input/target normalisation a checkpoint was trained with (None: older file)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True).get("normalization")
+    if saved is None:
+        return None
+    return Normalization(**saved["input"]), Normalization(**saved["target"])

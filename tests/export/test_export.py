@@ -97,3 +97,31 @@ def test_bioimageio_package_is_valid_and_reproducible(tiny_export, tmp_path: Pat
     session = load_model(tmp_path / "pkg" / tiny_export.fp32.name, SessionConfig()).session
     out = session.run(["dapi"], {"qpi": scaled})[0]
     np.testing.assert_allclose(out, np.load(tmp_path / "pkg" / "test_output_dapi.npy"), atol=1e-4)
+
+
+def test_multi_plane_export_records_planes_modality_and_fixed_normalisation(
+    tiny_stack_export, tiny_stack_checkpoint: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A 3-plane phase-contrast model: its card says so, and the edge feeds it (Z, Y, X)
+    stacks normalised by the training columns' values (the checkpoint's)."""
+    model, _ = load_checkpoint(tiny_stack_checkpoint)
+    saved = torch.load(tiny_stack_checkpoint, weights_only=True)["normalization"]
+    for path in (tiny_stack_export.fp32, tiny_stack_export.int8):
+        card = load_model(path, SessionConfig()).card
+        assert card.input_planes == 3 and card.modality == "phase-contrast"
+        assert card.input.description == "phase contrast"
+        assert card.normalization.method == "fixed"
+        assert card.normalization.low_value == saved["input"]["low_value"]
+        assert card.target_normalization is not None
+        assert card.target_normalization.high_value == saved["target"]["high_value"]
+    stack = np.random.default_rng(0).integers(900, 3000, (3, 70, 90)).astype(np.uint16)
+    out = Stainer(load_model(tiny_stack_export.fp32, SessionConfig())).stain(stack)
+    x = card.normalization.to_normalization()
+    from edge.preprocess import normalize, pad_to_multiple
+
+    padded, _ = pad_to_multiple(normalize(stack, x), 32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(padded)[None])[0][0, 0, :70, :90].numpy()
+    np.testing.assert_allclose(out["dapi"], ref, atol=1e-4)  # fp32 reassociation
+    with pytest.raises(ValueError, match="stack of 3 planes"):
+        Stainer(load_model(tiny_stack_export.fp32, SessionConfig())).stain(stack[0])

@@ -18,11 +18,12 @@ def test_onnx_and_torch_predictors_agree(tiny_checkpoint: Path, tiny_export) -> 
 
 
 def test_evaluation_scores_an_oracle_above_a_blind_predictor() -> None:
-    """An oracle-like predictor (the QPI itself, which shows the nuclei) beats a constant."""
-    cfg = parse_train_config({}, "t")
+    """An oracle-like predictor (the QPI itself, which shows the nuclei) beats a constant.
+    Predictors map a (planes, H, W) input to an (H, W) prediction."""
+    cfg = parse_train_config({"data": {"nucleus_floor": 0.015}}, "t")
     rng = np.random.default_rng(0)
-    blind = evaluate(lambda q: rng.random(q.shape).astype(np.float32), cfg, 3, 128)
-    seeing = evaluate(lambda q: q, cfg, 3, 128)
+    blind = evaluate(lambda q: rng.random(q.shape[1:]).astype(np.float32), cfg, 3, 128)
+    seeing = evaluate(lambda q: q[0], cfg, 3, 128)
     assert seeing["nuclei_halfmax_nuclei_true"] == blind["nuclei_halfmax_nuclei_true"] > 0
     assert seeing["pearson_r"] > blind["pearson_r"] + 0.2
     assert seeing["nuclei_halfmax_f1"] > blind["nuclei_halfmax_f1"]

@@ -21,6 +21,10 @@ def test_fixed_column_split(shared_data: Path, name: str) -> None:
     if name != "aglu":
         return  # same data section; read the 28 MB stack once
     train, val, test = (build_fields(cfg, s) for s in ("train", "val", "test"))
-    assert train.qpi[0].shape == (1024, 691) and val.qpi[0].shape == (1024, 77)
-    assert test.qpi[0].shape == (1024, 256)  # columns 768..1023: never trained on
+    # 13 phase-contrast planes as channels; validation: the last 1/8 of columns 0..767
+    assert train.qpi[0].shape == (13, 1024, 672) and val.qpi[0].shape == (13, 1024, 96)
+    assert test.qpi[0].shape == (13, 1024, 256)  # columns 768..1023: never trained on
     assert "768:None" in test.origins[0] and np.isfinite(test.dapi[0]).all()
+    # normalised by values measured on the training columns, the same for every split
+    assert train.input_norm == test.input_norm and train.input_norm.method == "fixed"
+    assert cfg.data.modality == "phase-contrast"

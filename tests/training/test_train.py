@@ -102,3 +102,56 @@ def test_cli_bad_data_folder_names_it(tmp_path: Path) -> None:
 def test_every_shipped_recipe_parses(recipe: Path) -> None:
     cfg = load_train_config(recipe)
     assert cfg.name
+
+
+def test_overrides_set_fields_and_name_bad_ones(tmp_path: Path) -> None:
+    from training.config import apply_overrides
+
+    cfg = parse_train_config(TINY_RECIPE, "tiny")
+    out = apply_overrides(cfg, ("loss.nucleus_weight=3", "optim.seed=2", "data.modality=dic"), "x")
+    assert (out.loss.nucleus_weight, out.optim.seed, out.data.modality, out.name) == (
+        3,
+        2,
+        "dic",
+        "x",
+    )
+    with pytest.raises(ConfigError, match=r"loss\.nucleus_wieght"):
+        apply_overrides(cfg, ("loss.nucleus_wieght=3",))
+    with pytest.raises(ConfigError, match=r"SECTION\.FIELD=VALUE"):
+        apply_overrides(cfg, ("optim.seed",))
+
+
+def test_recipe_hash_ignores_fields_left_at_their_defaults() -> None:
+    cfg = parse_train_config(TINY_RECIPE, "tiny")
+    same = parse_train_config({**TINY_RECIPE, "augment": {"plane_shift": 0}}, "tiny")
+    other = parse_train_config({**TINY_RECIPE, "augment": {"plane_shift": 1}}, "tiny")
+    assert cfg.sha256() == same.sha256() != other.sha256()
+
+
+def test_model_selection_keeps_the_best_validation_weights_and_init_fine_tunes(
+    tmp_path: Path,
+) -> None:
+    """val_every: the kept weights are those of the best validation Pearson r (re-scored
+    here: the same number); --init starts from a checkpoint's weights."""
+    from training.data import build_fields
+    from training.monitor import val_pearson
+
+    recipe = {
+        **TINY_RECIPE,
+        "stages": {"vae_steps": 0, "translator_steps": 0, "joint_steps": 0, "end_to_end_steps": 6},
+        "optim": {**TINY_RECIPE["optim"], "val_every": 2},  # type: ignore[dict-item]
+    }
+    cfg = parse_train_config(recipe, "tiny")
+    res = fit(cfg, tmp_path / "a", progress=False)
+    stage = res.stages[0]
+    assert stage.name == "end_to_end" and stage.kept_step in (2, 4, 6)
+    model, _ = load_checkpoint(res.checkpoint)
+    again = val_pearson(model, build_fields(cfg, "val"), torch.device("cpu"))
+    assert abs(again - stage.val_pearson_r) < 1e-5
+    tuned = fit(
+        cfg.model_copy(update={"init": res.checkpoint, "name": "b"}), tmp_path / "b", progress=False
+    )
+    assert tuned.stages[0].steps == 6
+    other = parse_train_config({**recipe, "model": {**TINY_RECIPE["model"], "skips": False}}, "t")  # type: ignore[dict-item]
+    with pytest.raises(ModelError, match="cannot start from it"):
+        fit(other.model_copy(update={"init": res.checkpoint}), tmp_path / "c", progress=False)

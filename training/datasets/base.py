@@ -23,9 +23,12 @@ class DataError(AgluError):
 
 @dataclass(frozen=True, slots=True)
 class ImagePair:
-    """One raw (not normalised) 2-D input/target pair, with its origin for error messages.
+    """One raw (not normalised) input/target pair, with its origin for error messages.
 
-    ``labels``/``brightness`` exist only for simulated data (ground-truth nuclei).
+    ``qpi`` is the label-free input as (planes, Y, X) (one plane for most data),
+    ``dapi`` the (Y, X) target. ``labels``/``brightness`` exist only for simulated
+    data (ground-truth nuclei); ``reference`` holds nucleus instances annotated by
+    someone else (e.g. the dataset authors' masks), when the data has them.
     """
 
     qpi: F32
@@ -33,6 +36,7 @@ class ImagePair:
     origin: str
     labels: npt.NDArray[np.int32] | None = None
     brightness: F32 | None = None
+    reference: npt.NDArray[np.int32] | None = None
 
 
 def as_plane(array: npt.NDArray[Any], origin: str, what: str) -> F32:
@@ -49,17 +53,38 @@ def as_plane(array: npt.NDArray[Any], origin: str, what: str) -> F32:
     return out
 
 
+def as_stack(array: npt.NDArray[Any], origin: str) -> F32:
+    """Validate an input image (Y, X) or stack (planes, Y, X); return it as (planes, Y, X)."""
+    if array.ndim == 3:
+        return np.stack([as_plane(p, origin, "input") for p in array])
+    return as_plane(array, origin, "input")[None]
+
+
 def make_pair(
-    qpi: npt.NDArray[Any], dapi: npt.NDArray[Any], origin: str, min_side_px: int
+    qpi: npt.NDArray[Any],
+    dapi: npt.NDArray[Any],
+    origin: str,
+    min_side_px: int,
+    reference: npt.NDArray[Any] | None = None,
 ) -> ImagePair:
-    q, d = as_plane(qpi, origin, "input"), as_plane(dapi, origin, "target")
-    if q.shape != d.shape:
-        raise DataError(origin, f"input {q.shape} and target {d.shape} sizes differ (unpaired?)")
-    if min(q.shape) < min_side_px:
-        raise DataError(origin, f"image {q.shape} is smaller than the {min_side_px} px crop")
+    """Validate a raw pair; ``reference`` is a mask (0 background) of annotated nuclei."""
+    q, d = as_stack(qpi, origin), as_plane(dapi, origin, "target")
+    if q.shape[1:] != d.shape:
+        raise DataError(
+            origin, f"input {q.shape[1:]} and target {d.shape} sizes differ (unpaired?)"
+        )
+    if min(d.shape) < min_side_px:
+        raise DataError(origin, f"image {d.shape} is smaller than the {min_side_px} px crop")
     if float(d.max() - d.min()) == 0.0:
         raise DataError(origin, "target is constant (no signal)")
-    return ImagePair(q, d, origin)
+    ref = None
+    if reference is not None:
+        if reference.shape != d.shape:
+            raise DataError(origin, f"mask {reference.shape} and target {d.shape} sizes differ")
+        from scipy import ndimage as ndi
+
+        ref = np.asarray(ndi.label(np.asarray(reference) > 0)[0], np.int32)
+    return ImagePair(q, d, origin, reference=ref)
 
 
 def pick_channels(names: list[str], wanted: tuple[str, str], origin: str) -> tuple[int, int]:

@@ -16,7 +16,7 @@ def simulated_pairs(sim: SimulationConfig, n: int, seed: int) -> list[ImagePair]
         p = simulate_pair(sim, seed + i)
         out.append(
             ImagePair(
-                p.qpi_rad,
+                p.qpi_rad[None],
                 p.dapi_e,
                 f"simulated seed {seed + i}",
                 p.nuclei_labels,
@@ -43,9 +43,12 @@ def _reader(source: str, path: Path) -> Callable[[Path, tuple[str, str]], list[A
 
 
 def load_file_pair(
-    input_path: Path, target_path: Path, input_plane: int | None, min_side_px: int
+    input_path: Path,
+    target_path: Path,
+    input_planes: tuple[int, int] | None,
+    min_side_px: int,
 ) -> ImagePair:
-    """One input image (or plane ``input_plane`` of a stack) and one target image."""
+    """One input image (or planes ``first..last`` of a stack, inclusive) and one target."""
     import tifffile
 
     arrays = []
@@ -57,20 +60,39 @@ def load_file_pair(
         except (tifffile.TiffFileError, ValueError, OSError) as exc:
             raise DataError(str(path), f"not a readable TIFF ({exc})") from None
     qpi = arrays[0]
-    if input_plane is not None:
-        if qpi.ndim != 3 or not 0 <= input_plane < qpi.shape[0]:
-            raise DataError(str(input_path), f"has shape {qpi.shape}: no plane {input_plane}")
-        qpi = qpi[input_plane]
+    if input_planes is not None:
+        first, last = input_planes
+        if qpi.ndim != 3 or last >= qpi.shape[0]:
+            raise DataError(str(input_path), f"has shape {qpi.shape}: no planes {first}..{last}")
+        qpi = qpi[first : last + 1]
+    elif qpi.ndim == 3 and qpi.shape[0] == 1:
+        qpi = qpi[0]
+    elif qpi.ndim != 2:
+        raise DataError(
+            str(input_path), f"has shape {qpi.shape}: choose planes with data.input_planes"
+        )
     return make_pair(qpi, arrays[1], f"{input_path} + {target_path}", min_side_px)
 
 
 def load_pairs(
-    source: str, path: Path, channels: tuple[str, str], min_side_px: int
+    source: str,
+    path: Path,
+    channels: tuple[str, str],
+    min_side_px: int,
+    mask_channel: str | None = None,
 ) -> list[ImagePair]:
-    """Read every pair from a folder of (OME-)TIFF, an OME-Zarr, or an NDTiff dataset."""
-    read = _reader(source, path)
+    """Read every pair from a folder of (OME-)TIFF, an OME-Zarr, an NDTiff dataset, or
+    per-channel folders (with reference masks when ``mask_channel`` is given)."""
     if not path.exists():
         raise DataError(str(path), "does not exist")
+    if source == "folders":
+        from training.datasets.folders import read_folders
+
+        found = read_folders(path, channels, mask_channel)
+        return [make_pair(q, d, origin, min_side_px, m) for q, d, origin, m in found]
+    if mask_channel is not None:
+        raise DataError(str(path), f"data.mask_channel needs source 'folders', not {source!r}")
+    read = _reader(source, path)
     raw = read(path, channels)
     if not raw:
         raise DataError(str(path), "no image pairs found")

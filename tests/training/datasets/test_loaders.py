@@ -38,7 +38,7 @@ def test_two_channel_folders_paired_by_name(tmp_path: Path) -> None:
     )
     pairs = load_pairs("tiff", tmp_path, CH, 32)
     assert len(pairs) == 2
-    np.testing.assert_array_equal(pairs[1].qpi, planes[1][0])
+    np.testing.assert_array_equal(pairs[1].qpi[0], planes[1][0])
     np.testing.assert_array_equal(pairs[1].dapi, planes[1][1].astype(np.float32))
 
 
@@ -53,7 +53,7 @@ def test_ome_tiff_channels_selected_by_name_and_planes_split(tmp_path: Path) -> 
     )
     pairs = load_pairs("tiff", tmp_path, CH, 32)
     assert len(pairs) == 3
-    np.testing.assert_array_equal(pairs[2].qpi, data[2, 2])
+    np.testing.assert_array_equal(pairs[2].qpi[0], data[2, 2])
     np.testing.assert_array_equal(pairs[2].dapi, data[2, 1])
     assert "a.ome.tif" in pairs[2].origin
 
@@ -78,7 +78,7 @@ def test_ome_zarr_v04_and_v05(tmp_path: Path, v3: bool) -> None:
     _write_omezarr(tmp_path / "img.zarr", data, "CZYX", ["DAPI", "QPI"], v3)
     pairs = load_pairs("omezarr", tmp_path, CH, 32)
     assert len(pairs) == 2
-    np.testing.assert_array_equal(pairs[1].qpi, data[1, 1])
+    np.testing.assert_array_equal(pairs[1].qpi[0], data[1, 1])
     np.testing.assert_array_equal(pairs[1].dapi, data[0, 1])
 
 
@@ -89,7 +89,7 @@ def test_ndtiff_dataset(tmp_path: Path) -> None:
     }
     pairs = load_pairs("ndtiff", write_ndtiff(tmp_path, written), CH, 32)
     assert len(pairs) == 2
-    np.testing.assert_array_equal(pairs[1].qpi, written[1, "QPI"])
+    np.testing.assert_array_equal(pairs[1].qpi[0], written[1, "QPI"])
     np.testing.assert_array_equal(pairs[1].dapi, written[1, "DAPI"])
     assert "time=1" in pairs[1].origin
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Every training and export run behind docs/evaluation/{aisegcell,isl-condB}, in order.
+# Resumable: a finished run is skipped, an interrupted one resumes from its checkpoint.
+# About 5 h on the 2-core development CPU. Usage: tools/real_data_runs.sh [phase...]
+#   sweep     U-Net MSE seed 0 and the AGLU W sweep (W = 1, 3, 10; seed 0)
+#   seeds     the chosen W (best mean validation Pearson r over both datasets) at seeds
+#             1 and 2, U-Net MSE seeds 1-2, U-Net recall (same loss as AGLU) seeds 0-2
+#   export    ONNX fp32 + int8 of every AGLU seed at the chosen W
+#   ablate    pure-latent AGLU, the in-focus plane alone (ISL), half the steps
+#   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+BIN=.venv/bin
+mkdir -p runs exported
+
+run() {  # NAME RECIPE [SECTION.FIELD=VALUE ...]
+  local name=$1 recipe=$2; shift 2
+  [ -f "runs/$name/$name.pt" ] && return 0
+  local sets=(); for s in "$@"; do sets+=(--set "$s"); done
+  echo "$(date +%T) fit $name"
+  $BIN/aglu-train fit "$recipe" --out runs --name "$name" "${sets[@]}" > "runs/$name.log" 2>&1
+}
+
+chosen_w() {  # the W with the best mean validation Pearson r over both datasets
+  $BIN/python - <<'PY'
+import torch
+best = {}
+for w in (1, 3, 10):
+    rs = [torch.load(f"runs/{ds}-aglu-w{w}-s0/{ds}-aglu-w{w}-s0.pt", weights_only=True)["stages"][-1]["val_pearson_r"]
+          for ds in ("aisegcell", "isl-condB")]
+    best[w] = sum(rs) / len(rs)
+print(max(best, key=best.get))
+PY
+}
+
+sweep() {
+  for ds in aisegcell isl-condB; do run "$ds-unet-mse-s0" "training/recipes/$ds/unet-mse.toml"; done
+  for ds in aisegcell isl-condB; do
+    for w in 3 1 10; do run "$ds-aglu-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w"; done
+  done
+}
+
+seeds() {
+  local w; w=$(chosen_w); echo "chosen W = $w"
+  for ds in aisegcell isl-condB; do
+    for s in 1 2; do
+      run "$ds-aglu-w$w-s$s" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
+      run "$ds-unet-mse-s$s" "training/recipes/$ds/unet-mse.toml" "optim.seed=$s"
+    done
+    for s in 0 1 2; do
+      run "$ds-unet-recall-s$s" "training/recipes/$ds/unet-recall.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
+    done
+  done
+}
+
+export_all() {
+  local w; w=$(chosen_w)
+  for ds in aisegcell isl-condB; do
+    for s in 0 1 2; do
+      local name="$ds-aglu-w$w-s$s"
+      [ -f "exported/$name.int8.onnx" ] && continue
+      echo "$(date +%T) export $name"
+      $BIN/aglu-export "runs/$name/$name.pt" --out exported --calibration-frames 16 --side-px 512 \
+        > "exported/$name.log" 2>&1
+    done
+  done
+}
+
+ablate() {
+  local w; w=$(chosen_w)
+  for ds in aisegcell isl-condB; do
+    run "$ds-aglu-noskip-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" "model.skips=false"
+    run "$ds-aglu-half-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" \
+      "stages.end_to_end_steps=1250"
+  done
+  run "isl-condB-aglu-plane6-w$w-s0" training/recipes/isl-condB/aglu.toml "loss.nucleus_weight=$w" \
+    "data.input_planes=[6,6]" "augment.plane_shift=0"
+  run "isl-condB-unet-mse-plane6-s0" training/recipes/isl-condB/unet-mse.toml \
+    "data.input_planes=[6,6]" "augment.plane_shift=0"
+}
+
+finetune() {  # recipe: training/recipes/aisegcell/finetune.toml (its header says how)
+  local w; w=$(chosen_w)
+  local r=training/recipes/aisegcell/finetune.toml
+  run "ft-base-w$w" "$r" "loss.nucleus_weight=$w"
+  local fields=(p0004 p0011 p0019 p0021 p0028 p0029 p0031)
+  for k in 1 2 4 7; do
+    local sel; sel=$(printf '"220524DS30_%s",' "${fields[@]:0:$k}")
+    for init in scratch base; do
+      local name="ft-$init-k$k-w$w"
+      [ -f "runs/$name/$name.pt" ] && continue
+      local extra=(); [ "$init" = base ] && extra=(--init "runs/ft-base-w$w/ft-base-w$w.pt")
+      echo "$(date +%T) fit $name"
+      # few fields, no validation: the last weights are kept (optim.val_every = 0)
+      $BIN/aglu-train fit "$r" --out runs --name "$name" "${extra[@]}" \
+        --set "loss.nucleus_weight=$w" --set "data.train_groups=[${sel%,}]" \
+        --set "stages.end_to_end_steps=600" --set "loss.warmup_steps=100" \
+        --set "optim.val_every=0" > "runs/$name.log" 2>&1
+    done
+  done
+}
+
+phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep seeds export ablate finetune)
+for p in "${phases[@]}"; do
+  case $p in
+    sweep) sweep ;; seeds) seeds ;; export) export_all ;; ablate) ablate ;; finetune) finetune ;;
+    *) echo "unknown phase $p" >&2; exit 2 ;;
+  esac
+done

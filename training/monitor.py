@@ -1,0 +1,117 @@
+"""What training watches on the validation split: stage loss, Pearson r, sample figures.
+
+Model selection (``optim.val_every``) scores Pearson r of the prediction over
+the whole validation split (every field whole, padded to the model stride), so
+the kept weights are the ones that predict best where the model never trained.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+
+from edge.preprocess import crop, pad_to_multiple
+from training import plots
+from training.config import TrainConfig
+from training.data import Fields
+from training.datasets import DataError
+from training.loss import total
+from training.metrics import pearson_r
+from training.stages import Stage
+
+F32 = npt.NDArray[np.float32]
+
+
+@contextmanager
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Every module in eval mode and no gradients; each module's mode restored after."""
+    was = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, t in was.items():
+            m.train(t)
+
+
+def predict_field(model: nn.Module, qpi: F32, device: torch.device) -> tuple[F32, F32]:
+    """(dapi, sigma) for one normalised (planes, H, W) field of any size (padded, cropped)."""
+    stride = int(getattr(model, "stride_px", 1))
+    x, shape = pad_to_multiple(qpi, stride)
+    pred, sigma = model(torch.from_numpy(np.ascontiguousarray(x))[None].to(device))
+    return (
+        crop(pred[0, 0].float().cpu().numpy(), shape),
+        crop(sigma[0, 0].float().cpu().numpy(), shape),
+    )
+
+
+def val_pearson(model: nn.Module, val: Fields, device: torch.device) -> float:
+    """Pearson r of the prediction over every pixel of the validation split (pooled)."""
+    with evaluating(model):
+        preds = [predict_field(model, q, device)[0] for q in val.qpi]
+    return pearson_r(
+        np.concatenate([p.ravel() for p in preds]), np.concatenate([t.ravel() for t in val.dapi])
+    )
+
+
+def val_loss(
+    stage: Stage, model: nn.Module, val: Fields, cfg: TrainConfig, device: torch.device
+) -> float:
+    """Stage loss on top-left crops of every validation field, all modules in eval mode.
+
+    The crop is the crop size, or less where a field is smaller (e.g. a narrow
+    validation strip of one real image), rounded down to the model stride.
+    """
+    stride = int(getattr(model, "stride_px", 1))
+    c = min(cfg.data.crop_px, *(min(a.shape) for a in val.dapi)) // stride * stride
+    if c == 0:
+        raise DataError("validation data", f"a field is smaller than the model stride {stride} px")
+    with evaluating(model):
+        q = torch.from_numpy(np.stack([a[:, :c, :c] for a in val.qpi])).to(device)
+        d, m = (
+            torch.from_numpy(np.stack([a[:c, :c] for a in arrs])[:, None]).to(device)
+            for arrs in (val.dapi, val.mask)
+        )
+        loss, _ = total(stage.loss(model, (q, d, m), cfg.loss))
+    return float(loss)
+
+
+def figures(
+    stage: Stage,
+    model: nn.Module,
+    val: Fields,
+    history: list[dict[str, float]],
+    out_dir: Path,
+    device: torch.device,
+) -> None:
+    """``NAME-loss.png`` and ``NAME-samples.png`` (input | true | predicted | sigma)."""
+    from training.models import AGLU
+
+    plots.loss_curve(history, out_dir / f"{stage.name}-loss.png", f"stage {stage.name}")
+    rows = []
+    with evaluating(model):
+        for i in range(min(3, len(val.qpi))):
+            q, d = val.qpi[i], val.dapi[i]
+            # After the VAE stage the translator is untrained: show the DAPI VAE's reconstruction.
+            if isinstance(model, AGLU) and stage.name == "vae":
+                stride = model.stride_px
+                h, w = (s // stride * stride for s in d.shape)
+                mean = model.dapi_vae.encoder(torch.from_numpy(d[None, None, :h, :w]).to(device))[0]
+                skips = model.encode(torch.from_numpy(q[None, :, :h, :w]).to(device))[2]
+                out, sig = model.split_output(model.dapi_vae.decoder(mean, skips))
+                pred, sigma = out[0, 0].cpu().numpy(), sig[0, 0].cpu().numpy()
+                q, d = q[:, :h, :w], d[:h, :w]
+            else:
+                pred, sigma = predict_field(model, q, device)
+            rows.append((q[q.shape[0] // 2], d, pred, sigma))
+    third = "DAPI VAE reconstruction" if stage.name == "vae" else "predicted DAPI"
+    plots.sample_panel(
+        rows, out_dir / f"{stage.name}-samples.png", f"after stage {stage.name}", third
+    )
