@@ -31,51 +31,65 @@ class PackageError(AgluError):
     pass
 
 
-def _axes(channel: str, tensor_id: str | None, stride: int) -> list[dict[str, Any]]:
+def _axes(
+    channel: str, tensor_id: str | None, stride: int, planes: int = 1
+) -> list[dict[str, Any]]:
     space: list[dict[str, Any]] = [
         {"type": "space", "id": a, "size": {"min": 2 * stride, "step": stride}}
         if tensor_id is None
         else {"type": "space", "id": a, "size": {"tensor_id": tensor_id, "axis_id": a}}
         for a in ("y", "x")
     ]
-    return [{"type": "batch"}, {"type": "channel", "channel_names": [channel]}, *space]
+    names = [channel] if planes == 1 else [f"{channel}_z{k}" for k in range(planes)]
+    return [{"type": "batch"}, {"type": "channel", "channel_names": names}, *space]
+
+
+def _preprocessing(card: Any) -> list[dict[str, Any]]:
+    """The edge's normalisation in bioimage.io terms: ``scale_range`` with the card's
+    percentiles (per frame, all planes jointly), or ``scale_linear`` with its fixed values."""
+    n = card.normalization
+    axes = ["y", "x"] if card.input_planes == 1 else ["channel", "y", "x"]
+    if n.method == "fixed":
+        gain = 1.0 / (n.high_value - n.low_value)
+        return [{"id": "scale_linear", "kwargs": {"gain": gain, "offset": -n.low_value * gain}}]
+    return [
+        {
+            "id": "scale_range",
+            "kwargs": {
+                "axes": axes,
+                "min_percentile": n.low_percentile,
+                "max_percentile": n.high_percentile,
+            },
+        }
+    ]
 
 
 def rdf(onnx_name: str, card: Any, files: dict[str, str]) -> dict[str, Any]:
     """The model RDF (format 0.5) for an AGLU ONNX file with its card."""
-    n = card.normalization
     out_ids = [o.name for o in card.outputs]
     return {
         "type": "model",
         "format_version": "0.5.4",
         "name": f"AGLU {card.name}",
-        "description": "Virtual DAPI staining from label-free quantitative phase (QPI), one "
-        "deterministic pass, with a per-pixel uncertainty (sigma) output.",
+        "description": f"Virtual DAPI staining from label-free {card.input.description} "
+        f"({card.input_planes} plane(s)), one deterministic pass, with a per-pixel "
+        "uncertainty (sigma) output.",
         "authors": [{"name": "AGLU developers"}],
         "cite": [
             {"text": "Oktay et al. 2018, Attention U-Net", "doi": "10.48550/arXiv.1804.03999"}
         ],
         "license": "Apache-2.0",
         "documentation": files["README.md"],
-        "tags": ["virtual-staining", "quantitative-phase", "dapi", "nuclei", "onnx", "2d"],
+        "tags": ["virtual-staining", card.modality, "dapi", "nuclei", "onnx", "2d"],
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "inputs": [
             {
                 "id": card.input.name,
                 "description": f"{card.input.description} ({card.input.units})",
-                "axes": _axes(card.input.name, None, card.stride_px),
+                "axes": _axes(card.input.name, None, card.stride_px, card.input_planes),
                 "test_tensor": {"source": files["test_input.npy"]},
                 "data": {"type": "float32"},
-                "preprocessing": [
-                    {
-                        "id": "scale_range",
-                        "kwargs": {
-                            "axes": ["y", "x"],
-                            "min_percentile": n.low_percentile,
-                            "max_percentile": n.high_percentile,
-                        },
-                    }
-                ],
+                "preprocessing": _preprocessing(card),
             }
         ],
         "outputs": [
@@ -98,7 +112,8 @@ def _readme(card: Any) -> str:
     metrics = "\n".join(f"| {k} | {v:.6g} |" for k, v in card.metrics.items())
     return (
         f"# {card.name} ({card.precision})\n\n"
-        "AGLU virtual staining: label-free quantitative phase (rad) in, predicted DAPI and a "
+        f"AGLU virtual staining: label-free {card.input.description} ({card.input.units}) in, "
+        "predicted DAPI and a "
         "per-pixel uncertainty (sigma) out, in one deterministic pass. The full model card is "
         "the `aglu.model_card` entry of the ONNX metadata.\n\n"
         f"Training data: {card.dataset}.\n\n"
@@ -114,12 +129,14 @@ def write_package(onnx_path: Path, out_zip: Path, side_px: int = 256) -> Path:
     from bioimageio.spec import ValidationContext, build_description, save_bioimageio_package
 
     model = load_model(onnx_path, SessionConfig())
-    qpi = simulate_pair(SimulationConfig(height_px=side_px, width_px=side_px), 7).qpi_rad
+    plane = simulate_pair(SimulationConfig(height_px=side_px, width_px=side_px), 7).qpi_rad
+    planes = model.card.input_planes
+    qpi = plane if planes == 1 else np.stack([plane] * planes)
     outputs = Stainer(model).stain(qpi)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         shutil.copy(onnx_path, root / onnx_path.name)
-        np.save(root / "test_input.npy", qpi[None, None])
+        np.save(root / "test_input.npy", qpi.reshape(1, planes, side_px, side_px))
         for name, arr in outputs.items():
             np.save(root / f"test_output_{name}.npy", arr[None, None])
         (root / "README.md").write_text(_readme(model.card))

@@ -52,32 +52,54 @@ def write_stack_pair(folder: Path, planes: int = 3, shape: tuple[int, int] = (96
     return folder
 
 
+STACK_RECIPE = """
+name = "tiny-stack"
+[data]
+source = "files"
+input_path = "stack.tif"
+target_path = "target.tif"
+input_planes = [0, 2]
+modality = "phase-contrast"
+normalize = "dataset"
+test_columns_from = 128
+val_fraction = 0.25
+crop_px = 64
+[model]
+encoder_widths = [4, 8, 8]
+latent_channels = 4
+translator_width = 8
+[stages]
+vae_steps = 0
+translator_steps = 0
+joint_steps = 0
+end_to_end_steps = 4
+[loss]
+pixel = "recall_mse"
+per_nucleus = true
+[optim]
+batch_size = 2
+lr = 1e-3
+checkpoint_every = 2
+"""
+
+
 @pytest.fixture(scope="session")
-def tiny_stack_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 3-plane phase-contrast model (AGLU with skips, one schedule), fixed normalisation."""
-    from training.config import parse_train_config
+def tiny_stack_recipe(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 'files' recipe (3 phase-contrast planes, fixed normalisation) beside its data."""
+    folder = write_stack_pair(tmp_path_factory.mktemp("stack"))
+    (folder / "recipe.toml").write_text(STACK_RECIPE)
+    return folder / "recipe.toml"
+
+
+@pytest.fixture(scope="session")
+def tiny_stack_checkpoint(
+    tiny_stack_recipe: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A real 3-plane phase-contrast model (AGLU with skips, one schedule)."""
+    from training.config import load_train_config
     from training.train import fit
 
-    data = write_stack_pair(tmp_path_factory.mktemp("stack"))
-    recipe = {
-        "name": "tiny-stack",
-        "data": {
-            "source": "files",
-            "input_path": str(data / "stack.tif"),
-            "target_path": str(data / "target.tif"),
-            "input_planes": [0, 2],
-            "modality": "phase-contrast",
-            "normalize": "dataset",
-            "test_columns_from": 128,
-            "val_fraction": 0.25,
-            "crop_px": 64,
-        },
-        "model": TINY_RECIPE["model"],
-        "stages": {"vae_steps": 0, "translator_steps": 0, "joint_steps": 0, "end_to_end_steps": 4},
-        "loss": {"pixel": "recall_mse", "per_nucleus": True},
-        "optim": {"batch_size": 2, "lr": 1e-3, "checkpoint_every": 2},
-    }
-    cfg = parse_train_config(recipe, "tiny stack recipe")
+    cfg = load_train_config(tiny_stack_recipe)
     return fit(cfg, tmp_path_factory.mktemp("run-stack"), progress=False).checkpoint
 
 

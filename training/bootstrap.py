@@ -144,6 +144,12 @@ class Interval:
     seed_sd: float  # standard deviation over seeds (0 for one seed)
 
 
+def _percentile(samples: npt.NDArray[np.float64], q: float) -> float:
+    """Percentile of the finite samples (NaN when none: e.g. no nucleus in the split)."""
+    finite = samples[np.isfinite(samples)]
+    return float(np.percentile(finite, q)) if finite.size else float("nan")
+
+
 def _seed_mean(runs: Sequence[Blocks], idx: npt.NDArray[np.intp]) -> dict[str, float]:
     per = [metrics_of(b.take(idx)) for b in runs]
     return {k: float(np.mean([m[k] for m in per])) for k in HEADLINE}
@@ -165,8 +171,8 @@ def bootstrap(
         out[name] = {
             k: Interval(
                 point[k],
-                float(np.nanpercentile(samples[:, j], 2.5)),
-                float(np.nanpercentile(samples[:, j], 97.5)),
+                _percentile(samples[:, j], 2.5),
+                _percentile(samples[:, j], 97.5),
                 float(np.std([m[k] for m in per_seed])),
             )
             for j, k in enumerate(HEADLINE)
@@ -189,8 +195,8 @@ def difference(
     return {
         k: Interval(
             pa[k] - pb[k],
-            float(np.nanpercentile(diffs[:, j], 2.5)),
-            float(np.nanpercentile(diffs[:, j], 97.5)),
+            _percentile(diffs[:, j], 2.5),
+            _percentile(diffs[:, j], 97.5),
             sd[k],
         )
         for j, k in enumerate(HEADLINE)

@@ -116,7 +116,7 @@ def evaluate(
     results, first = {}, {}
     for name, predict in tqdm(predictors.items(), desc="evaluate", unit="model"):
         preds = [predict(q) for q in held.qpi]
-        results[name] = score(preds, held)
+        results[name] = score(preds, held, data_cfg.data.nucleus_floor)
         first[name] = preds[0]
     names = list(results)
     click.echo(f"{'metric':<40}" + "".join(f"{n[-22:]:>24}" for n in names))
@@ -137,12 +137,15 @@ def evaluate(
         )
     if report_dir is not None:
         origin = ", ".join(sorted(set(held.origins)))[:300]
+        from edge.card import MODALITY_NAMES
+
         description = (
             f"Command: `{command}`\n\nTest data: {len(held.qpi)} field(s) from "
-            f"{data_cfg.data.source} data ({origin})."
+            f"{data_cfg.data.source} data ({origin}). Input modality: "
+            f"{MODALITY_NAMES[data_cfg.data.modality]}."
         )
         path = write_report(
-            report_dir, title, description, results, held.qpi[0], held.dapi[0], first
+            report_dir, title, description, results, held.qpi[0][0], held.dapi[0], first
         )
         click.echo(f"report: {path}")
 

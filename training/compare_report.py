@@ -27,8 +27,9 @@ def _cell(iv: bootstrap.Interval) -> str:
 
 
 def _mean(values: list[dict[str, float]], key: str) -> float:
-    v = [m[key] for m in values if key in m]
-    return float(np.nanmean(v)) if v else float("nan")
+    """Mean over seeds of the finite values (NaN when none)."""
+    v = [m[key] for m in values if key in m and np.isfinite(m[key])]
+    return float(np.mean(v)) if v else float("nan")
 
 
 def _headline_table(

@@ -28,6 +28,8 @@ def _range(target: Arr, data_range: float | None) -> float:
 def pearson_r(pred: Arr, target: Arr) -> float:
     """Pearson correlation over all pixels (float64 accumulation)."""
     p, t = _f64(pred).ravel(), _f64(target).ravel()
+    if p.size < 2:
+        return float("nan")  # e.g. no nucleus to correlate
     p, t = p - p.mean(), t - t.mean()
     denom = np.sqrt((p * p).sum() * (t * t).sum())
     return float((p * t).sum() / denom) if denom > 0 else float("nan")

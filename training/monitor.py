@@ -90,8 +90,10 @@ def figures(
     history: list[dict[str, float]],
     out_dir: Path,
     device: torch.device,
+    cfg: TrainConfig,
 ) -> None:
     """``NAME-loss.png`` and ``NAME-samples.png`` (input | true | predicted | sigma)."""
+    from edge.card import MODALITY_NAMES
     from training.models import AGLU
 
     plots.loss_curve(history, out_dir / f"{stage.name}-loss.png", f"stage {stage.name}")
@@ -112,6 +114,7 @@ def figures(
                 pred, sigma = predict_field(model, q, device)
             rows.append((q[q.shape[0] // 2], d, pred, sigma))
     third = "DAPI VAE reconstruction" if stage.name == "vae" else "predicted DAPI"
+    first = f"input ({MODALITY_NAMES[cfg.data.modality]})"
     plots.sample_panel(
-        rows, out_dir / f"{stage.name}-samples.png", f"after stage {stage.name}", third
+        rows, out_dir / f"{stage.name}-samples.png", f"after stage {stage.name}", third, first
     )

@@ -1,4 +1,4 @@
-"""Per-stage figures: loss curves and a sample panel (QPI | true DAPI | predicted | sigma)."""
+"""Per-stage figures: loss curves and a sample panel (input | true DAPI | predicted | sigma)."""
 
 from __future__ import annotations
 
@@ -38,10 +38,12 @@ def sample_panel(
     path: Path,
     title: str,
     third: str = "predicted DAPI",
+    first: str = "input",
 ) -> None:
-    """Each row: (qpi, true dapi, predicted dapi, sigma); ``third`` names column three."""
+    """Each row: (input, true dapi, predicted dapi, sigma); ``first`` and ``third`` name
+    columns one (the input's modality) and three."""
     plt = _pyplot()
-    names = ("QPI (input)", "true DAPI", third, "sigma")
+    names = (first, "true DAPI", third, "sigma")
     fig, axes = plt.subplots(len(rows), 4, figsize=(12, 3 * len(rows)), squeeze=False)
     for r, row in enumerate(rows):
         vmax = float(np.percentile(row[1], 99.8))

@@ -92,7 +92,7 @@ def write_report(
             "## Ceiling: the true image through the half-maximum segmentation",
             table(results, NUCLEI, "oracle_halfmax_"),
         ]
-    sections += ["## Panel", "![QPI, true DAPI and each model's prediction](panel.png)"]
+    sections += ["## Panel", "![input, true DAPI and each model's prediction](panel.png)"]
     path = out_dir / "report.md"
     path.write_text("\n\n".join(sections) + "\n")
     return path

@@ -237,7 +237,7 @@ def run_stage(
     val_loss = monitor.val_loss(stage, model, val, cfg, rt.device)
     save(steps, done=True, val_loss=val_loss)
     if rt.main:
-        monitor.figures(stage, model, val, history, out_dir, rt.device)
+        monitor.figures(stage, model, val, history, out_dir, rt.device, cfg)
     final = float(np.mean([h["loss"] for h in history[-50:]])) if history else float("nan")
     return StageResult(stage.name, steps, final, val_loss, start, pick.best_r, pick.best_step)
 

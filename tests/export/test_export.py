@@ -125,3 +125,23 @@ def test_multi_plane_export_records_planes_modality_and_fixed_normalisation(
     np.testing.assert_allclose(out["dapi"], ref, atol=1e-4)  # fp32 reassociation
     with pytest.raises(ValueError, match="stack of 3 planes"):
         Stainer(load_model(tiny_stack_export.fp32, SessionConfig())).stain(stack[0])
+
+
+def test_bioimageio_package_of_a_multi_plane_fixed_normalisation_model(
+    tiny_stack_export, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Planes become named channels; the fixed normalisation becomes scale_linear."""
+    import zipfile
+
+    import yaml
+
+    from export.bioimageio import write_package
+
+    package = write_package(tiny_stack_export.fp32, tmp_path / "s.bioimageio.zip", side_px=64)
+    with zipfile.ZipFile(package) as z:
+        rdf = yaml.safe_load(z.read("rdf.yaml"))
+    (inp,) = rdf["inputs"]
+    assert inp["axes"][1]["channel_names"] == ["qpi_z0", "qpi_z1", "qpi_z2"]
+    steps = [p["id"] for p in inp["preprocessing"]]  # bioimageio.spec adds ensure_dtype steps
+    assert "scale_linear" in steps and "scale_range" not in steps
+    assert "phase-contrast" in rdf["tags"]
