@@ -143,6 +143,16 @@ def _blocks(preds: list[F32], truth: Fields, floor: float, block_px: int) -> boo
     )
 
 
+def validation_r(model: Path) -> float:
+    """The validation Pearson r a checkpoint's weights were selected by (NaN if none)."""
+    if model.suffix != ".pt":
+        return float("nan")
+    import torch
+
+    stages = torch.load(model, map_location="cpu", weights_only=True).get("stages") or [{}]
+    return float(stages[-1].get("val_pearson_r", float("nan")))
+
+
 @dataclass
 class Scored:
     metrics: dict[str, list[dict[str, float]]]  # row label -> per seed
@@ -170,7 +180,9 @@ def run(spec: Spec, progress: Callable[[str], None] = lambda _: None) -> Scored:
                 raise ConfigError(str(model), "its recipe's test split differs from the spec's")
             check_inputs(model, fields)
             preds = [predict(q) for q in fields.qpi]
-            out.metrics[row.label].append(score(preds, truth, floor))
+            out.metrics[row.label].append(
+                score(preds, truth, floor) | {"val_pearson_r": validation_r(model)}
+            )
             out.blocks[row.label].append(_blocks(preds, truth, floor, spec.block_px))
             out.first.setdefault(row.label, preds[0])
     return out

@@ -38,6 +38,7 @@ def _headline_table(
     reference = any("nuclei_reference_f1" in m for ms in scored.metrics.values() for m in ms)
     head = ["model", "seeds", *(name for _, name in HEADLINE)]
     head += ["F1 vs authors' masks"] if reference else []
+    head += ["validation r (selection)"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for row in spec.rows:
         if row.kind != kind:
@@ -48,6 +49,8 @@ def _headline_table(
             ms = scored.metrics[row.label]
             sd = float(np.std([m["nuclei_reference_f1"] for m in ms]))
             cells.append(f"{_mean(ms, 'nuclei_reference_f1'):.3f} ± {sd:.3f}")
+        val = _mean(scored.metrics[row.label], "val_pearson_r")
+        cells.append("-" if np.isnan(val) else f"{val:.3f}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

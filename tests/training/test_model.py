@@ -36,3 +36,23 @@ def test_stride_matches_architecture() -> None:
         model(torch.randn(1, 1, AGLU.stride_px, AGLU.stride_px))
         with pytest.raises(RuntimeError):
             model(torch.randn(1, 1, AGLU.stride_px + 8, AGLU.stride_px))
+
+
+def test_skip_gate_weights_the_fine_skip_by_a_coarse_map_within_0_and_1() -> None:
+    """The attention map is computed at the gate's resolution: it is constant on 2x2 blocks."""
+    from training.models.blocks import SkipGate
+
+    gate = SkipGate(4, 8, 2)
+    skip = torch.rand(1, 4, 8, 8) + 0.1
+    ratio = gate(skip, torch.randn(1, 8, 4, 4)) / skip
+    assert torch.all(ratio >= 0) and torch.all(ratio <= 1)
+    assert torch.allclose(ratio[..., ::2, ::2], ratio[..., 1::2, 1::2])
+    assert torch.allclose(ratio[:, 0], ratio[:, 3])  # one map for every channel
+
+
+@pytest.mark.parametrize("planes", [1, 13])
+def test_multi_plane_input(planes: int) -> None:
+    model = AGLU((4, 8, 8), 4, 8, in_planes=planes).eval()
+    with torch.no_grad():
+        dapi, sigma = model(torch.randn(1, planes, 64, 64))
+    assert dapi.shape == sigma.shape == (1, 1, 64, 64)

@@ -44,3 +44,25 @@ class AttentionGate(nn.Module):
         g = F.interpolate(self.phi(gate), scale_factor=2.0, mode="nearest")
         alpha = torch.sigmoid(self.psi(F.relu(self.theta(skip) + g)))
         return skip * alpha
+
+
+class SkipGate(nn.Module):
+    """Attention gate of Oktay et al. (2018) in its original, cheap form, for a skip at
+    twice the resolution of the gating signal: the skip is brought to the gate's
+    resolution by a strided 2x2 convolution, the attention map is computed there, and
+    only that one-channel map is upsampled (nearest) to weight the skip.
+
+    Versus gating at the skip's resolution (``AttentionGate``), the fine level runs just
+    one multiply and one 1-channel resize: measured on the /2 skip of a 2048 px frame in
+    int8 it keeps the skip model within the speed of the pure-latent one.
+    """
+
+    def __init__(self, skip_ch: int, gate_ch: int, inter_ch: int) -> None:
+        super().__init__()
+        self.theta = nn.Conv2d(skip_ch, inter_ch, 2, 2, bias=False)
+        self.phi = nn.Conv2d(gate_ch, inter_ch, 1)
+        self.psi = nn.Conv2d(inter_ch, 1, 1)
+
+    def forward(self, skip: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        alpha = torch.sigmoid(self.psi(F.relu(self.theta(skip) + self.phi(gate))))
+        return skip * F.interpolate(alpha, scale_factor=2.0, mode="nearest")

@@ -1,11 +1,11 @@
 """A small KL-regularised VAE per modality: /8 spatial compression to a few latent channels.
 
 The encoder also returns its /2 and /4 features. A decoder built with
-``skips=True`` adds them back through attention gates (Oktay et al.) gated by
-its own coarser level: the /8 latent says which cell has a nucleus, the gated
-skips say where exactly its edge is. The merge is additive (the skip has the
-channels of the upsampled path), which costs two 1x1 gates, not a wider conv:
-the inference graph stays as fast as the pure-latent one.
+``skips=True`` adds them back through attention gates (Oktay et al.,
+``SkipGate``) gated by its own coarser level: the /8 latent says which cell has
+a nucleus, the gated skips say where exactly its edge is. The merge is additive
+(the skip has the channels of the upsampled path), which costs two small gates,
+not a wider conv: the inference graph stays about as fast as the pure-latent one.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from training.models.blocks import AttentionGate, ResBlock, Upsample, conv_bn_relu
+from training.models.blocks import ResBlock, SkipGate, Upsample, conv_bn_relu
 
 Skips = tuple[torch.Tensor, torch.Tensor]  # encoder features at /2 and /4
 
@@ -52,8 +52,8 @@ class Decoder(nn.Module):
         self.body8 = nn.Sequential(conv_bn_relu(latent, w2), ResBlock(w2))
         self.up4, self.body4 = Upsample(w2, w1), conv_bn_relu(w1, w1)
         self.up2, self.body2 = Upsample(w1, w0), conv_bn_relu(w0, w0)
-        self.gate4 = AttentionGate(w1, w2, max(1, w1 // 2)) if skips else None
-        self.gate2 = AttentionGate(w0, w1, max(1, w0 // 2)) if skips else None
+        self.gate4 = SkipGate(w1, w2, max(1, w1 // 2)) if skips else None
+        self.gate2 = SkipGate(w0, w1, max(1, w0 // 2)) if skips else None
         self.head = nn.Sequential(nn.Conv2d(w0, out_ch * 4, 3, 1, 1), nn.PixelShuffle(2))
 
     def forward(self, z: torch.Tensor, skips: Skips | None = None) -> torch.Tensor:
