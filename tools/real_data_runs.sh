@@ -74,10 +74,8 @@ ablate() {
     run "$ds-aglu-half-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" \
       "stages.end_to_end_steps=1250"
   done
-  run "isl-condB-aglu-plane6-w$w-s0" training/recipes/isl-condB/aglu.toml "loss.nucleus_weight=$w" \
-    "data.input_planes=[6,6]" "augment.plane_shift=0"
-  run "isl-condB-unet-mse-plane6-s0" training/recipes/isl-condB/unet-mse.toml \
-    "data.input_planes=[6,6]" "augment.plane_shift=0"
+  run "isl-condB-aglu-plane6-w$w-s0" training/recipes/isl-condB/aglu-plane6.toml "loss.nucleus_weight=$w"
+  run "isl-condB-unet-mse-plane6-s0" training/recipes/isl-condB/unet-mse-plane6.toml
 }
 
 finetune() {  # recipe: training/recipes/aisegcell/finetune.toml (its header says how)

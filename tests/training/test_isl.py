@@ -11,7 +11,9 @@ from training.data import build_fields
 RECIPES = Path(__file__).parents[2] / "training" / "recipes" / "isl-condB"
 
 
-@pytest.mark.parametrize("name", ["aglu", "unet-mse", "unet-recall"])
+@pytest.mark.parametrize(
+    "name", ["aglu", "unet-mse", "unet-recall", "aglu-plane6", "unet-mse-plane6"]
+)
 def test_fixed_column_split(shared_data: Path, name: str) -> None:
     cfg = load_train_config(RECIPES / f"{name}.toml")
     assert (

@@ -1,0 +1,33 @@
+"""The aiSEGcell recipes split the real data by experiment (skips without ../shared)."""
+
+from pathlib import Path
+
+import pytest
+
+from training.config import load_train_config
+from training.data import build_fields
+
+RECIPES = Path(__file__).parents[2] / "training" / "recipes" / "aisegcell"
+
+
+def _experiments(origins: list[str]) -> set[str]:
+    return {Path(o).name.split("__")[1][:10] for o in origins}
+
+
+@pytest.mark.parametrize("name", ["aglu", "unet-mse", "unet-recall", "finetune"])
+def test_recipes_parse_and_name_bright_field(shared_data: Path, name: str) -> None:
+    cfg = load_train_config(RECIPES / f"{name}.toml")
+    assert cfg.data.modality == "bright-field" and cfg.data.mask_channel == "gt_mask"
+    assert cfg.data.path is not None
+    assert cfg.data.path.resolve() == (shared_data / "aisegcell-bf").resolve()
+
+
+def test_split_by_experiment_with_the_authors_masks(shared_data: Path) -> None:
+    cfg = load_train_config(RECIPES / "aglu.toml")
+    train, val, test = (build_fields(cfg, s) for s in ("train", "val", "test"))
+    assert _experiments(test.origins) == {"240417YZ15", "190905WW12"} and len(test.qpi) == 5
+    assert _experiments(val.origins) == {"200313SK20"}
+    assert _experiments(train.origins) == {"181024TK20", "200925SK30", "210930MA20", "220524DS30"}
+    # connected components of the authors' masks: 492 (the manifest counts 491 nuclei;
+    # one of 190905WW12_p0011 is in two pieces)
+    assert sum(int(r.max()) for r in test.reference if r is not None) == 492
