@@ -89,3 +89,36 @@ def test_mda_frames_are_stained_like_offline(core: Any) -> None:
         np.testing.assert_array_equal(m.arrays["dapi"], daemon.stainer.stain(raw)["dapi"])
     assert source.frames_seen == 6
     assert daemon.status()["source"] == {"name": "pymmcore-plus", "offered": 6, "dropped": 0}
+
+
+def test_a_z_series_reaches_a_multi_plane_model_as_stacks(core: Any, tiny_stack_export) -> None:  # type: ignore[no-untyped-def]
+    """An MDA of 2 time points x 3 z planes, through a 3-plane model: two (Z, Y, X) stacks,
+    each the camera's three consecutive fields, stained exactly as offline."""
+    source = PymmcorePlusSource(core, capacity=32)
+    cfg = local_config(queue={"capacity": 32}, model={"path": str(tiny_stack_export.fp32)})
+    daemon = Daemon(cfg, source=source)
+    daemon.start()
+    got: list[FrameMessage] = []
+    try:
+        with Subscriber(daemon.endpoint, topics=(b"frame",)) as sub:
+            time.sleep(0.3)
+            seq = useq.MDASequence(
+                time_plan={"interval": 0.05, "loops": 2},
+                z_plan={"range": 2, "step": 1},  # 3 planes; no Z stage here: positions unset
+                axis_order="tpcz",
+            )
+            core.mda.run(seq)
+            while len(got) < 2:
+                msg = sub.recv(timeout_s=20)
+                if isinstance(msg, FrameMessage):
+                    got.append(msg)
+        status = daemon.status()
+    finally:
+        daemon.stop()
+    assert [m.header["axes"] for m in got] == [{"t": 0}, {"t": 1}]
+    for m in got:
+        t = m.header["axes"]["t"]
+        stack = np.stack([_qpi_counts((3 * t + z) % 4) for z in range(3)])
+        np.testing.assert_array_equal(m.arrays["qpi"], stack[1])
+        np.testing.assert_array_equal(m.arrays["dapi"], daemon.stainer.stain(stack)["dapi"])
+    assert status["source"]["stacks"] == 2 and status["source"]["incomplete_stacks"] == 0
