@@ -30,7 +30,7 @@ from torch import nn
 from training.config import LossSection
 from training.loss import dapi_terms, pixel_loss
 from training.models import AGLU
-from training.models.vae import kl_divergence, sample
+from training.models.vae import Skips, kl_divergence, sample
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qpi, dapi, mask
 LossFn = Callable[[Any, Batch, LossSection], dict[str, torch.Tensor]]
@@ -83,33 +83,44 @@ def _latent_target(model: AGLU, dapi: torch.Tensor) -> torch.Tensor:
         return model.dapi_vae.encoder(dapi)[0]
 
 
-def _translator_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
-    qpi, dapi, mask = batch
-    q_mean, _, skips = model.encode(qpi)
-    z = model.translator(q_mean)
-    pred, sigma = model.split_output(model.dapi_vae.decoder(z, skips))
-    terms = dapi_terms(pred, sigma, dapi, mask, cfg)
-    terms["latent"] = cfg.latent_weight * (z - _latent_target(model, dapi)).abs().mean()
-    return terms
+@dataclass(frozen=True, slots=True)
+class InferencePath:
+    """The inference path's intermediate results and its DAPI loss terms."""
+
+    q_mean: torch.Tensor
+    q_logvar: torch.Tensor
+    skips: Skips | None
+    z: torch.Tensor  # the translated (predicted DAPI) latent
+    terms: dict[str, torch.Tensor]
 
 
-def _joint_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+def _inference_path(model: AGLU, batch: Batch, cfg: LossSection) -> InferencePath:
     qpi, dapi, mask = batch
     q_mean, q_logvar, skips = model.encode(qpi)
     z = model.translator(q_mean)
     pred, sigma = model.split_output(model.dapi_vae.decoder(z, skips))
-    terms = dapi_terms(pred, sigma, dapi, mask, cfg)
-    terms["latent"] = 0.1 * cfg.latent_weight * (z - _latent_target(model, dapi)).abs().mean()
-    terms["kl"] = cfg.kl_weight * kl_divergence(q_mean, q_logvar)
-    return terms
+    return InferencePath(q_mean, q_logvar, skips, z, dapi_terms(pred, sigma, dapi, mask, cfg))
+
+
+def _translator_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    p = _inference_path(model, batch, cfg)
+    latent = (p.z - _latent_target(model, batch[1])).abs().mean()
+    return p.terms | {"latent": cfg.latent_weight * latent}
+
+
+def _joint_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
+    p = _inference_path(model, batch, cfg)
+    latent = (p.z - _latent_target(model, batch[1])).abs().mean()
+    return p.terms | {
+        "latent": 0.1 * cfg.latent_weight * latent,
+        "kl": cfg.kl_weight * kl_divergence(p.q_mean, p.q_logvar),
+    }
 
 
 def _end_to_end_loss(model: AGLU, batch: Batch, cfg: LossSection) -> dict[str, torch.Tensor]:
     qpi, dapi, mask = batch
-    q_mean, q_logvar, skips = model.encode(qpi)
-    z = model.translator(q_mean)
-    pred, sigma = model.split_output(model.dapi_vae.decoder(z, skips))
-    terms = dapi_terms(pred, sigma, dapi, mask, cfg)
+    p = _inference_path(model, batch, cfg)
+    q_mean, q_logvar, skips, z, terms = p.q_mean, p.q_logvar, p.skips, p.z, dict(p.terms)
     d_mean, d_logvar, _ = model.dapi_vae.encoder(dapi)
     if cfg.dapi_rec_weight:
         rec, _ = model.split_output(model.dapi_vae.decoder(sample(d_mean, d_logvar, True), skips))
