@@ -19,7 +19,8 @@ run() {  # NAME RECIPE [SECTION.FIELD=VALUE ...]
   [ -f "runs/$name/$name.pt" ] && return 0
   local sets=(); for s in "$@"; do sets+=(--set "$s"); done
   echo "$(date +%T) fit $name"
-  $BIN/aglu-train fit "$recipe" --out runs --name "$name" "${sets[@]}" > "runs/$name.log" 2>&1
+  $BIN/aglu-train fit "$recipe" --out runs --name "$name" "${sets[@]}" > "runs/$name.log" 2>&1 ||
+    echo "fit of $name failed: see runs/$name.log"
 }
 
 chosen_w() {  # the W with the best mean validation Pearson r over both datasets
@@ -62,7 +63,7 @@ export_all() {
       [ -f "exported/$name.int8.onnx" ] && continue
       echo "$(date +%T) export $name"
       $BIN/aglu-export "runs/$name/$name.pt" --out exported --calibration-frames 16 --side-px 512 \
-        > "exported/$name.log" 2>&1
+        > "exported/$name.log" 2>&1 || echo "export of $name failed: see exported/$name.log"
     done
   done
 }
