@@ -63,3 +63,14 @@ def test_sections_that_need_a_restart_are_not_applied(
     assert "[source] changed; it applies after a restart" in caplog.text
     assert daemon.cfg.source.fps == 40 and daemon.cfg.publish.status_interval_s == 0.5
     assert daemon.cfg.model.tile_px == 32 and daemon.model.path == str(default_model_path("int8"))
+
+
+def test_a_model_of_another_plane_count_needs_a_restart(daemon: Daemon, tiny_stack_export) -> None:  # type: ignore[no-untyped-def]
+    """A 3-plane model cannot take over a stream of single planes: refused, counted, and
+    the running model keeps serving."""
+    sha = daemon.model.sha256
+    assert not daemon.reload(
+        local_config(source=SOURCE, model={"path": str(tiny_stack_export.fp32)})
+    )
+    assert daemon.reloads == {"ok": 0, "failed": 1} and daemon.model.sha256 == sha
+    assert _next_frame_model(daemon) == "int8" and daemon.state is State.READY
