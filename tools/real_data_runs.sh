@@ -5,9 +5,12 @@
 #   sweep     U-Net MSE seed 0 and the AGLU W sweep (W = 1, 3, 10; seed 0)
 #   seeds     the chosen W (best mean validation Pearson r over both datasets) at seeds
 #             1 and 2, U-Net MSE seeds 1-2, U-Net recall (same loss as AGLU) seeds 0-2
-#   export    ONNX fp32 + int8 of every AGLU seed at the chosen W
+#   export    ONNX fp32 + int8 of every trained AGLU seed at the chosen W
 #   ablate    pure-latent AGLU, the in-focus plane alone (ISL), half the steps
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
+#   report    docs/evaluation/<dataset>/compare.toml from its compare.toml.in (W = the
+#             chosen W; a model not trained yet is left out and named in the spec), then
+#             aglu-train compare on it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -42,14 +45,18 @@ sweep() {
   done
 }
 
-seeds() {
+seeds() {  # seed by seed, so that an interrupted study still has whole rounds
   local w; w=$(chosen_w); echo "chosen W = $w"
-  for ds in aisegcell isl-condB; do
-    for s in 1 2; do
-      run "$ds-aglu-w$w-s$s" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
-      run "$ds-unet-mse-s$s" "training/recipes/$ds/unet-mse.toml" "optim.seed=$s"
-    done
-    for s in 0 1 2; do
+  for s in 0 1 2; do
+    if [ "$s" != 0 ]; then
+      for ds in aisegcell isl-condB; do
+        run "$ds-aglu-w$w-s$s" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
+      done
+      for ds in aisegcell isl-condB; do
+        run "$ds-unet-mse-s$s" "training/recipes/$ds/unet-mse.toml" "optim.seed=$s"
+      done
+    fi
+    for ds in aisegcell isl-condB; do
       run "$ds-unet-recall-s$s" "training/recipes/$ds/unet-recall.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
     done
   done
@@ -61,6 +68,7 @@ export_all() {
     for s in 0 1 2; do
       local name="$ds-aglu-w$w-s$s"
       [ -f "exported/$name.int8.onnx" ] && continue
+      [ -f "runs/$name/$name.pt" ] || continue  # not trained yet
       echo "$(date +%T) export $name"
       $BIN/aglu-export "runs/$name/$name.pt" --out exported --calibration-frames 16 --side-px 512 \
         > "exported/$name.log" 2>&1 || echo "export of $name failed: see exported/$name.log"
@@ -100,10 +108,38 @@ finetune() {  # recipe: training/recipes/aisegcell/finetune.toml (its header say
   done
 }
 
-phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep seeds export ablate finetune)
+report() {
+  local w; w=$(chosen_w)
+  for ds in aisegcell isl-condB; do
+    $BIN/python - "docs/evaluation/$ds" "$w" <<'PY'
+import re, sys
+from pathlib import Path
+folder, w = Path(sys.argv[1]), sys.argv[2]
+text = (folder / "compare.toml.in").read_text().replace("WSTAR", w)
+missing = []
+def keep(match):
+    found = [m for m in re.findall(r'"([^"]+)"', match.group(1)) if (folder / m).is_file()]
+    missing.extend(m for m in re.findall(r'"([^"]+)"', match.group(1)) if not (folder / m).is_file())
+    return "models = [" + ", ".join(f'"{m}"' for m in found) + "]"
+text = re.sub(r"models = \[([^\]]*)\]", keep, text)
+rows = text.split("[[rows]]")  # a row with no model left is dropped
+text = "[[rows]]".join([rows[0], *(r for r in rows[1:] if "models = []" not in r)])
+if missing:
+    note = "Not trained when this report was made (left out): " + ", ".join(Path(m).stem for m in missing) + "."
+    text = text.replace('"""\n\n[[rows]]', note + '\n"""\n\n[[rows]]', 1)
+    print(f"{folder}: left out {len(missing)} untrained model(s)", file=sys.stderr)
+(folder / "compare.toml").write_text(text)
+PY
+    echo "$(date +%T) compare $ds"
+    $BIN/aglu-train compare "docs/evaluation/$ds/compare.toml" > "runs/compare-$ds.log" 2>&1 ||
+      echo "compare of $ds failed: see runs/compare-$ds.log"
+  done
+}
+
+phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export ablate finetune)
 for p in "${phases[@]}"; do
   case $p in
-    sweep) sweep ;; seeds) seeds ;; export) export_all ;; ablate) ablate ;; finetune) finetune ;;
+    sweep) sweep ;; seeds) seeds ;; export) export_all ;; ablate) ablate ;; finetune) finetune ;; report) report ;;
     *) echo "unknown phase $p" >&2; exit 2 ;;
   esac
 done

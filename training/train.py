@@ -44,6 +44,7 @@ class StageResult:
     resumed_from: int
     val_pearson_r: float = float("nan")  # the kept weights' (optim.val_every > 0)
     kept_step: int = -1  # the step whose weights were kept (-1: the last)
+    wall_s: float = 0.0  # training time of the stage, summed over resumed runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,11 +157,12 @@ def run_stage(
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.optim.lr, total_steps=steps)
     rng = np.random.default_rng([cfg.optim.seed, rt.rank, (*STAGES, PIXEL_STAGE).index(stage)])
     pick = Selection(cfg.optim.val_every)
-    start, history = 0, []
+    start, history, before_s, t0 = 0, [], 0.0, time.monotonic()
     if path.exists():
         state = torch.load(path, map_location=rt.device, weights_only=True)
         model.load_state_dict(state["model"])
         start, history = state["step"], state["history"]
+        before_s = float(state.get("wall_s", 0.0))
         if state["done"]:
             logger.info("stage %s already done (%d steps): skipped", stage.name, start)
             return StageResult(
@@ -171,6 +173,7 @@ def run_stage(
                 start,
                 state["selection"]["best_r"],
                 state["selection"]["best_step"],
+                before_s,
             )
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -184,6 +187,9 @@ def run_stage(
         net = DistributedDataParallel(
             net, device_ids=[rt.device.index] if rt.device.type == "cuda" else None
         )
+
+    def elapsed_s() -> float:
+        return before_s + time.monotonic() - t0
 
     def save(step: int, done: bool, val_loss: float = float("nan")) -> None:
         if rt.main:
@@ -199,6 +205,7 @@ def run_stage(
                     "done": done,
                     "val_loss": val_loss,
                     "selection": pick.to_dict(),
+                    "wall_s": wall_s if done else elapsed_s(),
                 },
                 path,
             )
@@ -235,11 +242,14 @@ def run_stage(
         assert pick.state is not None
         model.load_state_dict(pick.state)
     val_loss = monitor.val_loss(stage, model, val, cfg, rt.device)
+    wall_s = elapsed_s()  # figures are not training time
     save(steps, done=True, val_loss=val_loss)
     if rt.main:
         monitor.figures(stage, model, val, history, out_dir, rt.device, cfg)
     final = float(np.mean([h["loss"] for h in history[-50:]])) if history else float("nan")
-    return StageResult(stage.name, steps, final, val_loss, start, pick.best_r, pick.best_step)
+    return StageResult(
+        stage.name, steps, final, val_loss, start, pick.best_r, pick.best_step, wall_s
+    )
 
 
 def fit(
@@ -262,6 +272,7 @@ def fit(
         )
     results: list[StageResult] = []
     ckpt = out_dir / f"{cfg.name}.pt"
+    data_s = time.monotonic() - t0
     for stage, steps in stage_plan(cfg):
         res = run_stage(stage, steps, model, data, cfg, out_dir, rt, progress, stop_after)
         distributed.barrier()
@@ -276,12 +287,12 @@ def fit(
                 "config": cfg.model_dump(mode="json"),
                 "stages": [asdict(r) for r in results],
                 "normalization": norm_dict(data[0]),
-                "wall_s": time.monotonic() - t0,
+                "wall_s": data_s + sum(r.wall_s for r in results),
             },
             ckpt,
         )
     distributed.barrier()
-    return FitResult(ckpt, tuple(results), time.monotonic() - t0)
+    return FitResult(ckpt, tuple(results), data_s + sum(r.wall_s for r in results))
 
 
 def init_weights(model: Model, cfg: TrainConfig) -> None:

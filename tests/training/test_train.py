@@ -33,14 +33,17 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> Non
     straight = fit(cfg, tmp_path / "a", progress=False)
     part = fit(cfg, tmp_path / "b", progress=False, stop_after=3)
     assert part.interrupted
+    part_s = torch.load(tmp_path / "b" / "stage-vae.pt", weights_only=True)["wall_s"]
     resumed = fit(cfg, tmp_path / "b", progress=False)
     assert [s.resumed_from for s in resumed.stages] == [3, 0, 0]
+    assert resumed.stages[0].wall_s > part_s > 0  # training time adds up over resumes
     a = torch.load(straight.checkpoint, weights_only=True)["state_dict"]
     b = torch.load(resumed.checkpoint, weights_only=True)["state_dict"]
     for k in a:
         assert torch.equal(a[k], b[k]), k
     again = fit(cfg, tmp_path / "b", progress=False)  # everything done: all stages skipped
     assert [s.resumed_from for s in again.stages] == [4, 4, 4]
+    assert [s.wall_s for s in again.stages] == [s.wall_s for s in resumed.stages]
 
 
 def test_shipped_recipe_parses() -> None:
