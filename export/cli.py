@@ -21,6 +21,13 @@ from edge.cliutil import AgluCommand, setup_logging
 )
 @click.option("--fp32-only", is_flag=True, help="Skip int8 (and its parity gate).")
 @click.option(
+    "--max-pearson-loss",
+    default=0.005,
+    show_default=True,
+    type=click.FloatRange(0.0, 1.0),
+    help="int8 gate: refuse int8 whose Pearson r vs fp32 on held-out frames is below 1 - this.",
+)
+@click.option(
     "--bioimageio",
     is_flag=True,
     help="Also write OUT/NAME.bioimageio.zip (fp32 weights), validated with bioimageio.spec.",
@@ -33,6 +40,7 @@ def main(
     parity_frames: int,
     side_px: int,
     fp32_only: bool,
+    max_pearson_loss: float,
     bioimageio: bool,
     debug: bool,
 ) -> None:
@@ -40,7 +48,9 @@ def main(
     from export.pipeline import ExportOptions, run_export, summary_rows
 
     setup_logging(debug)
-    opts = ExportOptions(calibration_frames, parity_frames, side_px, fp32_only)
+    opts = ExportOptions(
+        calibration_frames, parity_frames, side_px, fp32_only, max_pearson_loss=max_pearson_loss
+    )
     result = run_export(checkpoint, out_dir, opts)
     click.echo(f"fp32: {result.fp32}\nint8: {result.int8}\nhalo: {result.halo_px} px")
     for name, value in summary_rows(result.parity):

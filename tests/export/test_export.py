@@ -56,6 +56,9 @@ def test_parity_gate_refuses_and_deletes_a_bad_int8(tmp_path: Path, tiny_export)
     with pytest.raises(ParityGateError, match="Pearson r"):
         _gate(bad, ExportOptions(), victim)
     assert not victim.exists()
+    victim.write_bytes(b"x")  # a looser gate, chosen on the command line, keeps it
+    _gate(bad, ExportOptions(max_pearson_loss=0.03), victim)
+    assert victim.exists()
 
 
 def test_fp32_only_parity_prints_no_int8_figures() -> None:
