@@ -133,8 +133,10 @@ def keep(match):
     missing.extend(m for m in re.findall(r'"([^"]+)"', match.group(1)) if not (folder / m).is_file())
     return "models = [" + ", ".join(f'"{m}"' for m in found) + "]"
 text = re.sub(r"models = \[([^\]]*)\]", keep, text)
-rows = text.split("[[rows]]")  # a row with no model left is dropped
+body, tail = text.split("\n[compare]", 1)
+rows = body.split("[[rows]]")  # a row with no model left is dropped
 text = "[[rows]]".join([rows[0], *(r for r in rows[1:] if "models = []" not in r)])
+text += "\n[compare]" + tail
 if missing:
     note = "Not trained when this report was made (left out): " + ", ".join(Path(m).stem for m in missing) + "."
     text = text.replace('"""\n\n[[rows]]', note + '\n"""\n\n[[rows]]', 1)

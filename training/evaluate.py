@@ -35,6 +35,28 @@ Predict = Callable[[F32], F32]
 METHODS = ("halfmax", "otsu")
 
 
+_MEMO_SIZE = 256
+_memo: dict[tuple[int, str, float, float], tuple[F32, npt.NDArray[np.int32]]] = {}
+_scale_memo: dict[int, tuple[F32, float]] = {}
+
+
+def segment_target(
+    target: F32, method: str, floor: float, scale_px: float
+) -> npt.NDArray[np.int32]:
+    """``segment_nuclei`` of a target image, remembered by identity (read-only result):
+    every model of a comparison is scored against the same targets."""
+    key = (id(target), method, floor, scale_px)
+    hit = _memo.get(key)
+    if hit is not None and hit[0] is target:
+        return hit[1]
+    labels = segment_nuclei(target, method, floor, scale_px)
+    labels.flags.writeable = False
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+    _memo[key] = (target, labels)
+    return labels
+
+
 def true_instances(
     labels: npt.NDArray[np.int32] | None,
     brightness: F32 | None,
@@ -48,7 +70,7 @@ def true_instances(
     Simulator labels whose nucleus lies outside the field are dropped, with their brightness.
     """
     if labels is None or brightness is None:
-        return segment_nuclei(target, method, floor, scale_px), None
+        return segment_target(target, method, floor, scale_px), None
     present = (
         np.bincount(labels.ravel(), minlength=len(brightness) + 1)[1 : len(brightness) + 1] > 0
     )
@@ -73,7 +95,13 @@ def scale_of(fields: Fields, i: int) -> float:
     measured on the target of real data, the defaults' scale for simulated fields."""
     if fields.labels[i] is not None:
         return DEFAULT_SCALE_PX
-    return estimate_scale_px(fields.dapi[i])
+    target = fields.dapi[i]
+    hit = _scale_memo.get(id(target))
+    if hit is None or hit[0] is not target:
+        if len(_scale_memo) >= _MEMO_SIZE:
+            _scale_memo.clear()
+        hit = _scale_memo[id(target)] = (target, estimate_scale_px(target))
+    return hit[1]
 
 
 def _reference(images: list[F32], fields: Fields, floor: float) -> dict[str, float]:
@@ -81,7 +109,8 @@ def _reference(images: list[F32], fields: Fields, floor: float) -> dict[str, flo
     for i, (image, ref) in enumerate(zip(images, fields.reference, strict=True)):
         assert ref is not None
         target = fields.dapi[i]
-        found = segment_nuclei(image, "halfmax", floor, scale_of(fields, i))
+        segment = segment_target if image is target else segment_nuclei
+        found = segment(image, "halfmax", floor, scale_of(fields, i))
         stats.append(nucleus_stats(image, target, relabel(ref), found))
     return summarize(stats)
 

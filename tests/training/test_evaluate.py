@@ -37,3 +37,21 @@ def test_evaluation_scores_an_oracle_above_a_blind_predictor() -> None:
         "nuclei_halfmax_mask_dice",
     ):
         assert 0.0 <= seeing[key] <= 1.0
+
+
+def test_target_segmentation_is_remembered_by_identity_and_read_only() -> None:
+    """Every model of a comparison is scored against the same targets: their nuclei are
+    segmented once; an equal but distinct array is segmented afresh."""
+    from training.evaluate import segment_target
+    from training.instances import segment_nuclei
+
+    rng = np.random.default_rng(1)
+    target = np.zeros((96, 96), np.float32)
+    for y, x in rng.integers(10, 86, (6, 2)):
+        target[y - 4 : y + 4, x - 4 : x + 4] = 1.0
+    first = segment_target(target, "halfmax", 0.1, 12.0)
+    assert segment_target(target, "halfmax", 0.1, 12.0) is first
+    np.testing.assert_array_equal(first, segment_nuclei(target, "halfmax", 0.1, 12.0))
+    assert not first.flags.writeable and first.max() > 0
+    assert segment_target(target.copy(), "halfmax", 0.1, 12.0) is not first
+    assert segment_target(target, "otsu", 0.1, 12.0) is not first
