@@ -11,7 +11,7 @@
 # SEEDS="0 1" limits the seeds phase to those seeds.
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
 #   report    docs/evaluation/<dataset>/compare.toml from its compare.toml.in (W = the
-#             chosen W; a model not trained yet is left out and named in the spec), then
+#             chosen W; a model file that does not exist is left out and named), then
 #             aglu-train compare on it
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -138,7 +138,7 @@ rows = body.split("[[rows]]")  # a row with no model left is dropped
 text = "[[rows]]".join([rows[0], *(r for r in rows[1:] if "models = []" not in r)])
 text += "\n[compare]" + tail
 if missing:
-    note = "Not trained when this report was made (left out): " + ", ".join(Path(m).stem for m in missing) + "."
+    note = "No file when this report was made (not trained yet, or its int8 refused by the export parity gate: exported/NAME.log says which), left out: " + ", ".join(Path(m).stem for m in missing) + "."
     text = text.replace('"""\n\n[[rows]]', note + '\n"""\n\n[[rows]]', 1)
     print(f"{folder}: left out {len(missing)} untrained model(s)", file=sys.stderr)
 (folder / "compare.toml").write_text(text)
