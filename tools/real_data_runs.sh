@@ -8,11 +8,11 @@
 #   export    ONNX fp32 + int8 of every trained AGLU seed at the chosen W
 #   noskip    the pure-latent AGLU (no skips), seed 0
 #   ablate    the in-focus plane alone (ISL), half the steps
-# SEEDS="0 1" limits the seeds phase to those seeds.
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
 #   report    docs/evaluation/<dataset>/compare.toml from its compare.toml.in (W = the
 #             chosen W; a model file that does not exist is left out and named), then
 #             aglu-train compare on it
+# SEEDS="0 1" limits the seeds phase to those seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
@@ -129,8 +129,9 @@ folder, w = Path(sys.argv[1]), sys.argv[2]
 text = (folder / "compare.toml.in").read_text().replace("WSTAR", w)
 missing = []
 def keep(match):
-    found = [m for m in re.findall(r'"([^"]+)"', match.group(1)) if (folder / m).is_file()]
-    missing.extend(m for m in re.findall(r'"([^"]+)"', match.group(1)) if not (folder / m).is_file())
+    found = []
+    for m in re.findall(r'"([^"]+)"', match.group(1)):
+        (found if (folder / m).is_file() else missing).append(m)
     return "models = [" + ", ".join(f'"{m}"' for m in found) + "]"
 text = re.sub(r"models = \[([^\]]*)\]", keep, text)
 body, tail = text.split("\n[compare]", 1)
@@ -140,7 +141,7 @@ text += "\n[compare]" + tail
 if missing:
     note = "No file when this report was made (not trained yet, or its int8 refused by the export parity gate: exported/NAME.log says which), left out: " + ", ".join(Path(m).stem for m in missing) + "."
     text = text.replace('"""\n\n[[rows]]', note + '\n"""\n\n[[rows]]', 1)
-    print(f"{folder}: left out {len(missing)} untrained model(s)", file=sys.stderr)
+    print(f"{folder}: left out {len(missing)} model file(s) that do not exist", file=sys.stderr)
 (folder / "compare.toml").write_text(text)
 PY
     echo "$(date +%T) compare $ds"
@@ -149,7 +150,7 @@ PY
   done
 }
 
-phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export ablate finetune)
+phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export noskip ablate finetune report)
 for p in "${phases[@]}"; do
   case $p in
     sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; report) report ;;

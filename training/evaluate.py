@@ -20,6 +20,7 @@ nuclei against them and ``oracle_reference_*`` the true image's: the ceiling.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -36,25 +37,33 @@ METHODS = ("halfmax", "otsu")
 
 
 _MEMO_SIZE = 256
-_memo: dict[tuple[int, str, float, float], tuple[F32, npt.NDArray[np.int32]]] = {}
-_scale_memo: dict[int, tuple[F32, float]] = {}
+_memo: dict[tuple[object, ...], tuple[F32, Any]] = {}
+T = TypeVar("T")
+
+
+def _per_target(target: F32, key: tuple[object, ...], compute: Callable[[], T]) -> T:
+    """``compute()``, remembered by the identity of the target image it derives from:
+    every model of a comparison is scored against the same targets."""
+    full = (id(target), *key)
+    hit = _memo.get(full)
+    if hit is None or hit[0] is not target:  # a new array may reuse a freed id
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        hit = _memo[full] = (target, compute())
+    return cast(T, hit[1])
 
 
 def segment_target(
     target: F32, method: str, floor: float, scale_px: float
 ) -> npt.NDArray[np.int32]:
-    """``segment_nuclei`` of a target image, remembered by identity (read-only result):
-    every model of a comparison is scored against the same targets."""
-    key = (id(target), method, floor, scale_px)
-    hit = _memo.get(key)
-    if hit is not None and hit[0] is target:
-        return hit[1]
-    labels = segment_nuclei(target, method, floor, scale_px)
-    labels.flags.writeable = False
-    if len(_memo) >= _MEMO_SIZE:
-        _memo.clear()
-    _memo[key] = (target, labels)
-    return labels
+    """``segment_nuclei`` of a target image, computed once per target (read-only result)."""
+
+    def segment() -> npt.NDArray[np.int32]:
+        labels = segment_nuclei(target, method, floor, scale_px)
+        labels.flags.writeable = False
+        return labels
+
+    return _per_target(target, ("segment", method, floor, scale_px), segment)
 
 
 def true_instances(
@@ -96,12 +105,7 @@ def scale_of(fields: Fields, i: int) -> float:
     if fields.labels[i] is not None:
         return DEFAULT_SCALE_PX
     target = fields.dapi[i]
-    hit = _scale_memo.get(id(target))
-    if hit is None or hit[0] is not target:
-        if len(_scale_memo) >= _MEMO_SIZE:
-            _scale_memo.clear()
-        hit = _scale_memo[id(target)] = (target, estimate_scale_px(target))
-    return hit[1]
+    return _per_target(target, ("scale",), lambda: estimate_scale_px(target))
 
 
 def _reference(images: list[F32], fields: Fields, floor: float) -> dict[str, float]:

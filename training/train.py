@@ -191,7 +191,9 @@ def run_stage(
     def elapsed_s() -> float:
         return before_s + time.monotonic() - t0
 
-    def save(step: int, done: bool, val_loss: float = float("nan")) -> None:
+    def save(
+        step: int, done: bool, val_loss: float = float("nan"), wall_s: float | None = None
+    ) -> None:
         if rt.main:
             _save(
                 {
@@ -205,7 +207,7 @@ def run_stage(
                     "done": done,
                     "val_loss": val_loss,
                     "selection": pick.to_dict(),
-                    "wall_s": wall_s if done else elapsed_s(),
+                    "wall_s": elapsed_s() if wall_s is None else wall_s,
                 },
                 path,
             )
@@ -243,7 +245,7 @@ def run_stage(
         model.load_state_dict(pick.state)
     val_loss = monitor.val_loss(stage, model, val, cfg, rt.device)
     wall_s = elapsed_s()  # figures are not training time
-    save(steps, done=True, val_loss=val_loss)
+    save(steps, done=True, val_loss=val_loss, wall_s=wall_s)
     if rt.main:
         monitor.figures(stage, model, val, history, out_dir, rt.device, cfg)
     final = float(np.mean([h["loss"] for h in history[-50:]])) if history else float("nan")
@@ -280,6 +282,7 @@ def fit(
             return FitResult(ckpt, tuple(results), time.monotonic() - t0, interrupted=True)
         results.append(res)
     model.eval()
+    wall_s = data_s + sum(r.wall_s for r in results)
     if rt.main:
         _save(
             {
@@ -287,12 +290,12 @@ def fit(
                 "config": cfg.model_dump(mode="json"),
                 "stages": [asdict(r) for r in results],
                 "normalization": norm_dict(data[0]),
-                "wall_s": data_s + sum(r.wall_s for r in results),
+                "wall_s": wall_s,
             },
             ckpt,
         )
     distributed.barrier()
-    return FitResult(ckpt, tuple(results), data_s + sum(r.wall_s for r in results))
+    return FitResult(ckpt, tuple(results), wall_s)
 
 
 def init_weights(model: Model, cfg: TrainConfig) -> None:
