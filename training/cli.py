@@ -97,11 +97,10 @@ def evaluate(
     Simulated recipes use fresh seeds disjoint from training and validation; real
     data uses the recipe's test split. Prints the summary; all metrics go to JSON.
     """
-    from tqdm import tqdm
-
     from training.config import load_train_config
     from training.evaluate import score, test_fields
     from training.predictors import default_recipe_path, onnx_predictor, torch_predictor
+    from training.progress import progress
     from training.report import SUMMARY, write_report
 
     predictors, data_cfg = {}, load_train_config(recipe) if recipe else None
@@ -114,7 +113,7 @@ def evaluate(
     data_cfg = data_cfg or load_train_config(default_recipe_path())
     held = test_fields(data_cfg, fields, side_px)
     results, first = {}, {}
-    for name, predict in tqdm(predictors.items(), desc="evaluate", unit="model"):
+    for name, predict in progress(predictors.items(), desc="evaluate", unit="model"):
         preds = [predict(q) for q in held.qpi]
         results[name] = score(preds, held, data_cfg.data.nucleus_floor)
         first[name] = preds[0]
@@ -164,14 +163,13 @@ def compare(spec_path: Path, report_dir: Path | None) -> None:
     SPEC is a TOML file: title, recipe (its test split), [[rows]] (label, models, kind),
     [compare] (challenger, baselines). See docs/evaluation/*/compare.toml.
     """
-    from tqdm import tqdm
-
     from training import compare as cmp
     from training.compare_report import write
+    from training.progress import progress
 
     spec = cmp.load_spec(spec_path)
     total_models = sum(len(r.models) for r in spec.rows)
-    with tqdm(total=total_models, desc="compare", unit="model") as bar:
+    with progress(total=total_models, desc="compare", unit="model") as bar:
 
         def step(what: str) -> None:
             bar.set_postfix_str(what[-40:])

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from edge.preprocess import Normalization
 from training import distributed, monitor
@@ -30,6 +29,7 @@ from training.data import Fields, build_fields
 from training.loss import ramp, total
 from training.models import AGLU
 from training.models.unet import UNet
+from training.progress import progress as progress_bar
 from training.stages import PIXEL_STAGE, STAGES, Stage, StageLoss
 
 logger = logging.getLogger(__name__)
@@ -212,11 +212,12 @@ def run_stage(
                 path,
             )
 
-    bar = tqdm(
+    bar = progress_bar(
         range(start, steps),
         initial=start,
         total=steps,
         desc=f"{cfg.name}: {stage.name}",
+        unit="step",
         disable=not (progress and rt.main),
     )
     d = cfg.data
