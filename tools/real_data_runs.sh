@@ -9,14 +9,16 @@
 #   noskip    the pure-latent AGLU (no skips), seed 0
 #   ablate    the in-focus plane alone (ISL), half the steps
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
-#   report    docs/evaluation/<dataset>/compare.toml from its compare.toml.in (W = the
+#   report    docs/evaluation/<dataset>/compare.toml (and aisegcell-finetune/) from its compare.toml.in (W = the
 #             chosen W; a model file that does not exist is left out and named), then
 #             aglu-train compare on it
-# SEEDS="0 1" limits the seeds phase to those seeds.
+# SEEDS="0 1" limits the seeds phase to those seeds; DATASETS="aisegcell" limits every
+# phase to that dataset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
 BIN=.venv/bin
+DATASETS=${DATASETS:-aisegcell isl-condB}
 mkdir -p runs exported
 
 run() {  # NAME RECIPE [SECTION.FIELD=VALUE ...]
@@ -41,8 +43,8 @@ PY
 }
 
 sweep() {
-  for ds in aisegcell isl-condB; do run "$ds-unet-mse-s0" "training/recipes/$ds/unet-mse.toml"; done
-  for ds in aisegcell isl-condB; do
+  for ds in $DATASETS; do run "$ds-unet-mse-s0" "training/recipes/$ds/unet-mse.toml"; done
+  for ds in $DATASETS; do
     for w in 3 1 10; do run "$ds-aglu-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w"; done
   done
 }
@@ -51,14 +53,14 @@ seeds() {  # seed by seed, so that an interrupted study still has whole rounds
   local w; w=$(chosen_w); echo "chosen W = $w"
   for s in ${SEEDS:-0 1 2}; do
     if [ "$s" != 0 ]; then
-      for ds in aisegcell isl-condB; do
+      for ds in $DATASETS; do
         run "$ds-aglu-w$w-s$s" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
       done
-      for ds in aisegcell isl-condB; do
+      for ds in $DATASETS; do
         run "$ds-unet-mse-s$s" "training/recipes/$ds/unet-mse.toml" "optim.seed=$s"
       done
     fi
-    for ds in aisegcell isl-condB; do
+    for ds in $DATASETS; do
       run "$ds-unet-recall-s$s" "training/recipes/$ds/unet-recall.toml" "loss.nucleus_weight=$w" "optim.seed=$s"
     done
   done
@@ -66,7 +68,7 @@ seeds() {  # seed by seed, so that an interrupted study still has whole rounds
 
 export_all() {
   local w; w=$(chosen_w)
-  for ds in aisegcell isl-condB; do
+  for ds in $DATASETS; do
     for s in 0 1 2; do
       local name="$ds-aglu-w$w-s$s"
       [ -f "exported/$name.int8.onnx" ] && continue
@@ -83,19 +85,21 @@ export_all() {
 
 noskip() {
   local w; w=$(chosen_w)
-  for ds in aisegcell isl-condB; do
+  for ds in $DATASETS; do
     run "$ds-aglu-noskip-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" "model.skips=false"
   done
 }
 
 ablate() {
   local w; w=$(chosen_w)
-  for ds in aisegcell isl-condB; do
+  for ds in $DATASETS; do
     run "$ds-aglu-half-w$w-s0" "training/recipes/$ds/aglu.toml" "loss.nucleus_weight=$w" \
       "stages.end_to_end_steps=1250"
   done
-  run "isl-condB-aglu-plane6-w$w-s0" training/recipes/isl-condB/aglu-plane6.toml "loss.nucleus_weight=$w"
-  run "isl-condB-unet-mse-plane6-s0" training/recipes/isl-condB/unet-mse-plane6.toml
+  case " $DATASETS " in *" isl-condB "*)
+    run "isl-condB-aglu-plane6-w$w-s0" training/recipes/isl-condB/aglu-plane6.toml "loss.nucleus_weight=$w"
+    run "isl-condB-unet-mse-plane6-s0" training/recipes/isl-condB/unet-mse-plane6.toml ;;
+  esac
 }
 
 finetune() {  # recipe: training/recipes/aisegcell/finetune.toml (its header says how)
@@ -103,25 +107,29 @@ finetune() {  # recipe: training/recipes/aisegcell/finetune.toml (its header say
   local r=training/recipes/aisegcell/finetune.toml
   run "ft-base-w$w" "$r" "loss.nucleus_weight=$w"
   local fields=(p0004 p0011 p0019 p0021 p0028 p0029 p0031)
-  for k in 1 2 4 7; do
-    local sel; sel=$(printf '"220524DS30_%s",' "${fields[@]:0:$k}")
-    for init in scratch base; do
-      local name="ft-$init-k$k-w$w"
-      [ -f "runs/$name/$name.pt" ] && continue
-      local extra=(); [ "$init" = base ] && extra=(--init "runs/ft-base-w$w/ft-base-w$w.pt")
-      echo "$(date +%T) fit $name"
-      # few fields, no validation: the last weights are kept (optim.val_every = 0)
-      $BIN/aglu-train fit "$r" --out runs --name "$name" "${extra[@]}" \
-        --set "loss.nucleus_weight=$w" --set "data.train_groups=[${sel%,}]" \
-        --set "stages.end_to_end_steps=600" --set "loss.warmup_steps=100" \
-        --set "optim.val_every=0" > "runs/$name.log" 2>&1
+  for s in ${SEEDS:-0 1 2}; do  # one base model; the fine-tuning runs at each seed
+    local sfx=""; [ "$s" != 0 ] && sfx="-s$s"
+    for k in 1 2 4 7; do
+      local sel; sel=$(printf '"220524DS30_%s",' "${fields[@]:0:$k}")
+      for init in scratch base; do
+        local name="ft-$init-k$k-w$w$sfx"
+        [ -f "runs/$name/$name.pt" ] && continue
+        local extra=(); [ "$init" = base ] && extra=(--init "runs/ft-base-w$w/ft-base-w$w.pt")
+        echo "$(date +%T) fit $name"
+        # few fields, no validation: the last weights are kept (optim.val_every = 0)
+        $BIN/aglu-train fit "$r" --out runs --name "$name" "${extra[@]}" \
+          --set "loss.nucleus_weight=$w" --set "data.train_groups=[${sel%,}]" \
+          --set "stages.end_to_end_steps=600" --set "loss.warmup_steps=100" \
+          --set "optim.val_every=0" --set "optim.seed=$s" > "runs/$name.log" 2>&1
+      done
     done
   done
 }
 
 report() {
-  local w; w=$(chosen_w)
-  for ds in aisegcell isl-condB; do
+  local w; w=$(chosen_w) folders=$DATASETS
+  case " $DATASETS " in *" aisegcell "*) folders="$folders aisegcell-finetune" ;; esac
+  for ds in $folders; do
     $BIN/python - "docs/evaluation/$ds" "$w" <<'PY'
 import re, sys
 from pathlib import Path
