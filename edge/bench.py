@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.client import Subscriber
 from edge.config import parse_config
 from edge.daemon import Daemon
-from edge.model import SessionConfig, default_model_path, load_model
-from edge.preprocess import Normalization, crop, normalize, pad_to_multiple
-from edge.simulate import SimulationConfig, simulate_pair
-from edge.stainer import Stainer
-from edge.wire import TOPIC_FRAME, FrameMessage
+from edge.infer.model import SessionConfig, default_model_path, load_model
+from edge.infer.preprocess import Normalization, crop, normalize, pad_to_multiple
+from edge.infer.stainer import Stainer
+from edge.net.client import Subscriber
+from edge.net.wire import TOPIC_FRAME, FrameMessage
+from edge.sources.simulated import SimulationConfig, simulate_pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +150,8 @@ def bench_hook(size_px: int, calls: int) -> list[HookRow]:
 
     import zmq
 
-    from edge.handoff import QueueSource
-    from edge.mmhook import StainHook, hook_to_daemon
+    from edge.sources.ingest import QueueSource
+    from edge.sources.mm.hook import StainHook, hook_to_daemon
 
     image = np.random.default_rng(0).integers(0, 4096, (size_px, size_px)).astype(np.uint16)
     meta = {"Axes": {"time": 0}, "PixelSizeUm": 0.3, "Camera": "bench"}

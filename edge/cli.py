@@ -17,16 +17,16 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from edge.client import Subscriber
 from edge.cliutil import AgluGroup, setup_logging
 from edge.config import EdgeConfig, load_config, parse_config
-from edge.control import request
-from edge.curve import CurveClientConfig, create_keypair
 from edge.daemon import Daemon
 from edge.errors import AgluError
+from edge.io.sinks import open_sink
+from edge.net.client import Subscriber
+from edge.net.control import request
+from edge.net.curve import CurveClientConfig, create_keypair
 from edge.notify import notifier_from_env
-from edge.printer import receive
-from edge.sinks import open_sink
+from edge.view.printer import receive
 
 logger = logging.getLogger("edge")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -184,7 +184,7 @@ def view(
     endpoint: str, curve: CurveClientConfig | None, frames: int, screenshot: Path | None
 ) -> None:
     """Open napari on the live stream: QPI, predicted DAPI and uncertainty layers."""
-    from edge.viewer import run_viewer
+    from edge.view.viewer import run_viewer
 
     if screenshot is not None and frames == 0:
         raise click.UsageError("--screenshot needs --frames")

@@ -20,16 +20,16 @@ from pydantic import (
     model_validator,
 )
 
-from edge.control import ControlConfig
-from edge.curve import CurveServerConfig
-from edge.endpoints import check_endpoint, is_local_endpoint
 from edge.errors import ConfigError
-from edge.handoff import IngestConfig, check_ingest_endpoint
-from edge.model import SessionConfig
-from edge.publisher import PublisherConfig, check_publish_endpoint
-from edge.replay import ReplaySourceConfig
-from edge.sources import SimulatedSourceConfig
-from edge.watch import WatchSourceConfig
+from edge.infer.model import SessionConfig
+from edge.net.control import ControlConfig
+from edge.net.curve import CurveServerConfig
+from edge.net.endpoints import check_endpoint, is_local_endpoint
+from edge.net.publisher import PublisherConfig, check_publish_endpoint
+from edge.sources.ingest import IngestConfig, check_ingest_endpoint
+from edge.sources.replay import ReplaySourceConfig
+from edge.sources.simulated import SimulatedSourceConfig
+from edge.sources.watch import WatchSourceConfig
 
 
 class _Section(BaseModel):

@@ -17,22 +17,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.config import EdgeConfig
-from edge.control import ControlServer
 from edge.errors import AgluError, FrameError, ModelError
 from edge.frames import Frame, StainedFrame
-from edge.handoff import IngestSource
+from edge.infer.model import LoadedModel, default_model_path, load_model
+from edge.infer.stainer import Stainer
 from edge.latest import LatestWinsQueue
-from edge.messages import frame_message, model_info, status_document
-from edge.model import LoadedModel, default_model_path, load_model
+from edge.net.control import ControlServer
+from edge.net.messages import frame_message, model_info, status_document
+from edge.net.publisher import ZmqPublisher
+from edge.net.wire import encode_status
 from edge.notify import Notifier, NullNotifier
-from edge.publisher import ZmqPublisher
-from edge.replay import ReplaySource
-from edge.sources import FrameSource, SimulatedSource
-from edge.stainer import Stainer
+from edge.sources import FrameSource, build_source
+from edge.sources.zstack import StackingSource
 from edge.stats import Counters
-from edge.watch import WatchSource
-from edge.wire import encode_status
-from edge.zstack import StackingSource
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +45,6 @@ class State(enum.StrEnum):
 
 class TooManyErrors(AgluError):
     pass
-
-
-def build_source(cfg: EdgeConfig) -> FrameSource:
-    if cfg.source.kind == "replay":
-        return ReplaySource(cfg.source.replay())
-    if cfg.source.kind == "watch":
-        return WatchSource(cfg.source.watch())
-    if cfg.source.kind == "ingest":
-        return IngestSource(cfg.source.ingest())
-    if cfg.source.kind == "mm-sidecar":
-        from edge.sidecar import JavaCoreReader, SidecarConfig, SidecarSource
-
-        port = cfg.source.mm_port
-        return SidecarSource(lambda: JavaCoreReader(port), SidecarConfig())
-    return SimulatedSource(cfg.source.simulated())
 
 
 def _close_source(source: FrameSource) -> None:
@@ -124,7 +106,7 @@ class Daemon:
 
     def check(self) -> Active:
         """Everything start() validates except binding: config, source, model, warm-up."""
-        source = self._source or build_source(self.cfg)
+        source = self._source or build_source(self.cfg.source)
         try:
             return self._load(self.cfg, self._frame_shape(source))
         finally:
@@ -138,7 +120,7 @@ class Daemon:
 
     def start(self) -> None:
         """Load the model, warm up, bind; then READY. Fails fast on any of them."""
-        self.source = self._source or build_source(self.cfg)
+        self.source = self._source or build_source(self.cfg.source)
         try:
             self._shape_px = self._frame_shape(self.source)
             self.active = self._load(self.cfg, self._shape_px)

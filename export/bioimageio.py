@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from edge.errors import AgluError
-from edge.model import SessionConfig, load_model
-from edge.simulate import SimulationConfig, simulate_pair
-from edge.stainer import Stainer
+from edge.infer.model import SessionConfig, load_model
+from edge.infer.stainer import Stainer
+from edge.sources.simulated import SimulationConfig, simulate_pair
 from export.onnx_graph import OPSET
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from edge.card import CARD_KEY, ModelCard
+from edge.infer.card import CARD_KEY, ModelCard
 
 INPUT_NAME = "qpi"
 OUTPUT_NAMES = ("dapi", "sigma")

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from edge.model import SessionConfig, load_model
-from edge.stainer import Stainer
+from edge.infer.model import SessionConfig, load_model
+from edge.infer.stainer import Stainer
 from training.instances import match, relabel, segment_nuclei
 from training.metrics import pearson_r, psnr_db
 from training.predictors import onnx_predictor

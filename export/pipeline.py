@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from edge.card import CARD_FORMAT, CARD_VERSION, MODALITY_NAMES, ModelCard, NormalizationCard
 from edge.errors import AgluError
-from edge.preprocess import Normalization
+from edge.infer.card import CARD_FORMAT, CARD_VERSION, MODALITY_NAMES, ModelCard, NormalizationCard
+from edge.infer.preprocess import Normalization
 from export.onnx_graph import INPUT_NAME, OUTPUT_NAMES, export_fp32, stamp_card
 from export.parity import Parity, check_stainer, measure
 from export.quantize import quantize_int8
@@ -62,7 +62,7 @@ def _describe_data(cfg: TrainConfig) -> str:
     modality = MODALITY_NAMES[d.modality]
     if d.source == "simulated":
         return (
-            f"simulated paired QPI/DAPI (edge.simulate): {d.train_fields} fields of "
+            f"simulated paired QPI/DAPI (edge.sources.simulated): {d.train_fields} fields of "
             f"{d.field_px} px, seed {d.seed}"
         )
     if d.source == "files":

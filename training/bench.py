@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from edge.model import SessionConfig, default_model_path, load_model
+from edge.infer.model import SessionConfig, default_model_path, load_model
 from training.config import TrainConfig
 from training.models.ddpm import DDPM, ConditionalDenoiser
 from training.train import build_model

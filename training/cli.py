@@ -136,7 +136,7 @@ def evaluate(
         )
     if report_dir is not None:
         origin = ", ".join(sorted(set(held.origins)))[:300]
-        from edge.card import MODALITY_NAMES
+        from edge.infer.card import MODALITY_NAMES
 
         description = (
             f"Command: `{command}`\n\nTest data: {len(held.qpi)} field(s) from "

@@ -114,7 +114,7 @@ def check_inputs(model: Path, fields: Fields) -> None:
     """An ONNX model's card must normalise as the recipe that builds its input does."""
     if model.suffix != ".onnx":
         return
-    from edge.model import SessionConfig, load_model
+    from edge.infer.model import SessionConfig, load_model
 
     card = load_model(model, SessionConfig()).card
     if card.normalization.to_normalization() != fields.input_norm:

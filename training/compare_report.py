@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.card import MODALITY_NAMES
+from edge.infer.card import MODALITY_NAMES
 from training import bootstrap, plots
 from training.compare import Scored, Spec
 from training.config import load_train_config

@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge.card import Modality
 from edge.errors import ConfigError
-from edge.simulate import SimulationConfig
+from edge.infer.card import Modality
+from edge.sources.simulated import SimulationConfig
 
 
 class _Section(BaseModel):

@@ -1,6 +1,6 @@
 """Raw pairs -> normalised fields with nucleus weight maps -> augmented random crops.
 
-Normalisation is ``edge.preprocess.normalize``: the very function the edge runs,
+Normalisation is ``edge.infer.preprocess.normalize``: the very function the edge runs,
 with the parameters the model card will carry. With ``data.normalize =
 "dataset"`` the raw values at the recipe's percentiles are measured on the
 training split only and applied unchanged to validation and test data (and by
@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from edge.preprocess import Normalization, normalize
+from edge.infer.preprocess import Normalization, normalize
 from training.config import DataSection, TrainConfig
 from training.datasets import DataError, ImagePair, load_pairs
 from training.datasets.load import load_file_pair, simulated_pairs

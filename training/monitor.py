@@ -16,7 +16,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from edge.preprocess import crop, pad_to_multiple
+from edge.infer.preprocess import crop, pad_to_multiple
 from training import plots
 from training.config import TrainConfig
 from training.data import Fields
@@ -93,7 +93,7 @@ def figures(
     cfg: TrainConfig,
 ) -> None:
     """``NAME-loss.png`` and ``NAME-samples.png`` (input | true | predicted | sigma)."""
-    from edge.card import MODALITY_NAMES
+    from edge.infer.card import MODALITY_NAMES
     from training.models import AGLU
 
     plots.loss_curve(history, out_dir / f"{stage.name}-loss.png", f"stage {stage.name}")

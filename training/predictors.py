@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edge.model import SessionConfig, load_model
-from edge.preprocess import as_planes, crop, pad_to_multiple
+from edge.infer.model import SessionConfig, load_model
+from edge.infer.preprocess import as_planes, crop, pad_to_multiple
 from training.config import TrainConfig
 from training.evaluate import Predict
 from training.train import load_checkpoint

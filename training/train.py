@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from edge.preprocess import Normalization
+from edge.infer.preprocess import Normalization
 from training import distributed, monitor
 from training.augment import random_batch
 from training.config import TrainConfig

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.model import LoadedModel, SessionConfig, default_model_path, load_model
+from edge.infer.model import LoadedModel, SessionConfig, default_model_path, load_model
 
 
 @pytest.fixture(scope="session")

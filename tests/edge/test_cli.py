@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from edge.daemon import Daemon
-from edge.readers import open_reader
+from edge.io.readers import open_reader
 from tests.edge.helpers import local_config
 
 

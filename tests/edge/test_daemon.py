@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import zmq
 
-from edge.client import Subscriber
 from edge.config import EdgeConfig
 from edge.daemon import Daemon, State
 from edge.errors import BindError
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage, StatusMessage
 from edge.stats import Snapshot
-from edge.wire import FrameMessage, StatusMessage
 from tests.edge.helpers import GatedSource, local_config
 
 

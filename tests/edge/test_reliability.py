@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from edge.client import Subscriber
 from edge.daemon import Daemon
-from edge.wire import FrameMessage
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage
 from tests.edge.helpers import GatedSource, local_config
 
 

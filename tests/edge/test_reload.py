@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.client import Subscriber
 from edge.daemon import Daemon, State
-from edge.model import default_model_path
-from edge.wire import FrameMessage
+from edge.infer.model import default_model_path
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage
 from tests.edge.helpers import local_config
 
 SOURCE = {"height_px": 64, "width_px": 64, "fps": 40}

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge.model import SessionConfig, load_model
-from edge.stainer import Stainer
+from edge.infer.model import SessionConfig, load_model
+from edge.infer.stainer import Stainer
 from export.pipeline import ExportOptions, ParityGateError, _gate, weights_sha256
 from training.train import load_checkpoint
 
@@ -120,7 +120,7 @@ def test_multi_plane_export_records_planes_modality_and_fixed_normalisation(
     stack = np.random.default_rng(0).integers(900, 3000, (3, 70, 90)).astype(np.uint16)
     out = Stainer(load_model(tiny_stack_export.fp32, SessionConfig())).stain(stack)
     x = card.normalization.to_normalization()
-    from edge.preprocess import normalize, pad_to_multiple
+    from edge.infer.preprocess import normalize, pad_to_multiple
 
     padded, _ = pad_to_multiple(normalize(stack, x), 32)
     with torch.no_grad():

@@ -6,9 +6,9 @@ import threading
 
 import numpy as np
 
-from edge.client import Subscriber
 from edge.daemon import Daemon
-from edge.wire import FrameMessage, StatusMessage
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage, StatusMessage
 from tests.edge.helpers import local_config
 
 

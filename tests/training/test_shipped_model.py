@@ -4,7 +4,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from edge.model import SessionConfig, default_model_path, load_model
+from edge.infer.model import SessionConfig, default_model_path, load_model
 from training.config import load_train_config
 from training.predictors import default_recipe_path
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.readers import tiff_channel_names
+from edge.io.readers import tiff_channel_names
 from training.datasets.base import DataError, pick_channels, split_planes
 
 SUFFIXES = (".tif", ".tiff")

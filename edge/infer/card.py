@@ -1,0 +1,111 @@
+"""The model card: what the edge needs to trust and run a model.
+
+``export`` writes it as JSON into the ONNX metadata under ``CARD_KEY``; the edge
+reads it through onnxruntime (no ``onnx`` import) and refuses a model without a
+valid one. Pydantic is used for the schema so a bad field is named in the error.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edge.infer.preprocess import Normalization
+
+CARD_KEY = "aglu.model_card"
+CARD_FORMAT = "aglu-model-card"
+CARD_VERSION = 2  # 2: modality, input planes, fixed normalisation (1 still read)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NormalizationCard(_Frozen):
+    """``percentile``: measured on each frame; ``fixed``: the raw ``low_value``/``high_value``
+    measured at those percentiles on the training data (``edge.infer.preprocess``)."""
+
+    method: Literal["percentile", "fixed"] = "percentile"
+    low_percentile: float = Field(ge=0, le=100)
+    high_percentile: float = Field(ge=0, le=100)
+    low_value: float | None = None
+    high_value: float | None = None
+
+    @model_validator(mode="after")
+    def _values_for_fixed(self) -> NormalizationCard:
+        has = (self.low_value is not None, self.high_value is not None)
+        if self.method == "fixed" and not all(has):
+            raise ValueError("method 'fixed' needs low_value and high_value")
+        if self.method == "percentile" and any(has):
+            raise ValueError("method 'percentile' takes no low_value/high_value")
+        return self
+
+    def to_normalization(self) -> Normalization:
+        return Normalization(
+            self.low_percentile,
+            self.high_percentile,
+            low_value=self.low_value,
+            high_value=self.high_value,
+        )
+
+    @classmethod
+    def from_normalization(cls, norm: Normalization) -> NormalizationCard:
+        return cls(
+            method=norm.method,
+            low_percentile=norm.low_percentile,
+            high_percentile=norm.high_percentile,
+            low_value=norm.low_value,
+            high_value=norm.high_value,
+        )
+
+
+Modality = Literal["qpi", "phase-contrast", "bright-field", "dic"]
+MODALITY_NAMES: dict[str, str] = {
+    "qpi": "quantitative phase (QPI)",
+    "phase-contrast": "phase contrast",
+    "bright-field": "bright-field",
+    "dic": "differential interference contrast (DIC)",
+}
+
+
+class TensorCard(_Frozen):
+    name: str
+    units: str
+    description: str = ""
+
+
+class ModelCard(_Frozen):
+    """Schema version 2 of the AGLU model card (version 1 cards read with the defaults:
+    one QPI plane, per-frame percentile normalisation)."""
+
+    format: Literal["aglu-model-card"]
+    version: Literal[1, 2]
+    name: str = Field(min_length=1)
+    model_version: str
+    precision: Literal["fp32", "int8"]
+    weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    recipe_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    input: TensorCard
+    outputs: tuple[TensorCard, ...] = Field(min_length=1)
+    normalization: NormalizationCard
+    target_normalization: NormalizationCard | None = Field(
+        None, description="how training targets were scaled: the unit of the outputs"
+    )
+    modality: Modality = Field("qpi", description="the label-free input's imaging modality")
+    input_planes: int = Field(1, ge=1, description="planes per frame: 1 (Y, X) or Z of (Z, Y, X)")
+    stride_px: int = Field(ge=1, description="H and W must be multiples of this")
+    halo_px: int = Field(ge=0, description="receptive-field margin for tiling")
+    pixel_size_um: float | None = None
+    dataset: str
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+def parse_card(text: str) -> ModelCard:
+    """Parse and validate card JSON; raises ValueError naming the first bad field."""
+    try:
+        return ModelCard.model_validate_json(text)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "card"
+        raise ValueError(f"invalid model card field '{where}': {err['msg']}") from None

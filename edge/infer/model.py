@@ -1,0 +1,110 @@
+"""Loading a model: file -> verified bytes -> onnxruntime session + card."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError, ModelError
+from edge.infer.card import CARD_KEY, ModelCard, parse_card
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "aglu-default"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    """How onnxruntime runs the model (DESIGN.md speed facts)."""
+
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    intra_op_threads: int = 0  # 0: one per core
+
+    def threads(self) -> int:
+        return self.intra_op_threads or (os.cpu_count() or 1)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    path: str
+    sha256: str
+    card: ModelCard
+    session: Any  # onnxruntime.InferenceSession (untyped library)
+    input_name: str
+    output_names: tuple[str, ...]
+
+
+def default_model_path(precision: str) -> Path:
+    """The model shipped as package data (``int8`` or ``fp32``)."""
+    suffix = {"int8": ".int8.onnx", "fp32": ".onnx"}.get(precision)
+    if suffix is None:
+        raise ConfigError("model.precision", f"must be 'int8' or 'fp32', got {precision!r}")
+    return Path(str(resources.files("edge") / "models" / f"{DEFAULT_MODEL_NAME}{suffix}"))
+
+
+def _session_options(cfg: SessionConfig) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = cfg.threads()
+    opts.inter_op_num_threads = 1
+    opts.enable_mem_pattern = False  # halves peak memory at the same speed
+    opts.log_severity_level = 3
+    return opts
+
+
+def check_providers(providers: tuple[str, ...]) -> None:
+    """Refuse providers this onnxruntime build lacks (no silent CPU fallback)."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    missing = [p for p in providers if p not in available]
+    if missing:
+        raise ConfigError(
+            "model.providers", f"{missing} not available in this onnxruntime; have {available}"
+        )
+
+
+def load_model(path: str | Path, cfg: SessionConfig) -> LoadedModel:
+    """Load, hash and validate a model; one ModelError line for anything wrong."""
+    import onnxruntime as ort
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ModelError(str(p), f"cannot read file ({exc.strerror})") from None
+    if not data:
+        raise ModelError(str(p), "file is empty")
+    check_providers(cfg.providers)
+    try:
+        session = ort.InferenceSession(
+            data, sess_options=_session_options(cfg), providers=list(cfg.providers)
+        )
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(str(p), f"not a loadable ONNX model ({first[:200]})") from None
+    meta = session.get_modelmeta().custom_metadata_map
+    if CARD_KEY not in meta:
+        raise ModelError(str(p), f"has no model card (metadata key '{CARD_KEY}')")
+    try:
+        card = parse_card(meta[CARD_KEY])
+    except ValueError as exc:
+        raise ModelError(str(p), str(exc)) from None
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = tuple(o.name for o in session.get_outputs())
+    if inputs != [card.input.name]:
+        raise ModelError(
+            str(p), f"graph inputs {inputs} do not match card input '{card.input.name}'"
+        )
+    if outputs != tuple(o.name for o in card.outputs):
+        raise ModelError(str(p), f"graph outputs {list(outputs)} do not match the card's outputs")
+    sha = hashlib.sha256(data).hexdigest()
+    logger.info("loaded model %s (%s, %s, sha256 %s)", card.name, card.precision, p, sha[:12])
+    return LoadedModel(str(p), sha, card, session, inputs[0], outputs)

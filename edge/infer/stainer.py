@@ -1,0 +1,78 @@
+"""The stainer: a raw frame in, model outputs (same Y, X) out.
+
+Pure numpy around one onnxruntime call: normalise -> pad to the model stride ->
+run -> crop. The raw frame is never modified. A one-plane model takes (Y, X)
+frames; a model of Z input planes (its card's ``input_planes``) takes (Z, Y, X)
+stacks of exactly Z planes; outputs are (Y, X) either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import ConfigError
+from edge.infer.model import LoadedModel
+from edge.infer.preprocess import as_planes, check_image, crop, normalize, pad_to_multiple
+from edge.infer.tiling import run_tiled
+
+Outputs = dict[str, npt.NDArray[np.float32]]
+
+
+class Stainer:
+    """Runs one loaded model on 2-D frames."""
+
+    def __init__(self, model: LoadedModel, tile_px: int = 0, max_side_px: int = 16384) -> None:
+        """``tile_px`` > 0: frames larger than this run tile by tile (``edge.infer.tiling``),
+        with the card's receptive-field halo; it must be a multiple of the stride.
+        Frames with a side above ``max_side_px`` are refused (a corrupt header, not a camera)."""
+        self.model = model
+        self._max_side_px = max_side_px
+        self.warm_runs = 0
+        self._norm = model.card.normalization.to_normalization()
+        self.planes = model.card.input_planes
+        self._stride = model.card.stride_px
+        if tile_px % self._stride:
+            raise ConfigError("model.tile_px", f"{tile_px} is not a multiple of {self._stride}")
+        self._tile = tile_px
+
+    def validate(self, image: npt.NDArray[Any]) -> str | None:
+        """Why this frame cannot be stained, or None."""
+        problem = check_image(image, self.planes)
+        if problem is None and max(image.shape[-2:]) > self._max_side_px:
+            problem = f"frame {image.shape} has a side over model.max_side_px={self._max_side_px}"
+        return problem
+
+    def stain(self, image: npt.NDArray[Any]) -> Outputs:
+        """Predict every model output for one frame; raises ValueError on bad input."""
+        problem = self.validate(image)
+        if problem is not None:
+            raise ValueError(problem)
+        x = as_planes(normalize(image, self._norm))
+        if self._tile and max(x.shape[-2:]) > self._tile:
+            return run_tiled(x, self._run, self._tile, self.model.card.halo_px, self._stride)
+        padded, shape = pad_to_multiple(x, self._stride)
+        return {
+            name: np.ascontiguousarray(crop(out, shape)) for name, out in self._run(padded).items()
+        }
+
+    def _run(self, x: npt.NDArray[np.float32]) -> Outputs:
+        """One session run on a normalised, stride-multiple (planes, H, W) stack."""
+        results = self.model.session.run(
+            list(self.model.output_names), {self.model.input_name: x[None]}
+        )
+        return {
+            name: np.asarray(out[0, 0], dtype=np.float32)
+            for name, out in zip(self.model.output_names, results, strict=True)
+        }
+
+    def warm_up(self, height_px: int, width_px: int, runs: int = 2) -> None:
+        """Run the model on a synthetic frame so the first real frame is not slow."""
+        rng = np.random.default_rng(0)
+        shape = (height_px, width_px) if self.planes == 1 else (self.planes, height_px, width_px)
+        image = rng.standard_normal(shape).astype(np.float32)
+        for _ in range(runs):
+            self.stain(image)
+        self.warm_runs += runs

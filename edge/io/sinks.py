@@ -1,0 +1,165 @@
+"""Save received frames: OME-Zarr (streaming, recommended) or OME-TIFF.
+
+Every channel of a frame (``qpi`` input, ``dapi``, ``sigma``) is stored as
+float32 (uint16 camera values convert exactly). Each frame's header (index,
+axes, timestamps, model) is appended to ``PATH.frames.jsonl`` beside the data,
+flushed per frame, so provenance survives a crash.
+
+- OME-Zarr (NGFF 0.5, Zarr v3): one ``(t, c, y, x)`` array grown by one time
+  point per frame; every frame is on disk when ``write`` returns.
+- OME-TIFF: one OME image ``(C, Y, X)`` per frame (tifffile cannot append
+  time points to one OME series); pages are on disk per frame, the OME-XML is
+  written on close.
+
+A frame whose channels or size differ from the first frame's is refused with
+``SinkError`` and nothing already written changes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import AgluError
+from edge.frames import pixel_size_or_none
+from edge.net.wire import FrameMessage
+
+
+class SinkError(AgluError):
+    """A frame cannot be added to the file (the file itself is left intact)."""
+
+
+class FrameSink(Protocol):
+    path: Path
+
+    def write(self, msg: FrameMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _stack(msg: FrameMessage) -> tuple[list[str], npt.NDArray[np.float32]]:
+    names = list(msg.arrays)
+    shapes = {a.shape for a in msg.arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise SinkError(f"frame {msg.header.get('frame_index')}: channels are not equal 2-D planes")
+    return names, np.stack([np.asarray(a, dtype=np.float32) for a in msg.arrays.values()])
+
+
+class _Base:
+    def __init__(self, path: Path) -> None:
+        if path.exists():
+            raise SinkError(f"{path} exists; refusing to overwrite")
+        self.path = path
+        self.frames = 0
+        self._layout: tuple[list[str], tuple[int, ...]] | None = None
+        self._log: TextIO | None = None
+
+    def _check(self, msg: FrameMessage) -> tuple[npt.NDArray[np.float32], bool]:
+        names, stack = _stack(msg)
+        first = self._layout is None
+        if self._layout is None:
+            self._layout = (names, stack.shape)
+        elif self._layout != (names, stack.shape):
+            raise SinkError(
+                f"frame {msg.header.get('frame_index')}: channels {names} {stack.shape} differ "
+                f"from the file's {self._layout[0]} {self._layout[1]}"
+            )
+        return stack, first
+
+    def _log_header(self, msg: FrameMessage) -> None:
+        if self._log is None:
+            self._log = open(f"{self.path}.frames.jsonl", "x", encoding="utf-8")  # noqa: SIM115
+        self._log.write(json.dumps(msg.header) + "\n")
+        self._log.flush()
+        self.frames += 1
+
+    def _close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+
+
+def _physical(msg: FrameMessage) -> float | None:
+    return pixel_size_or_none(msg.header.get("pixel_size_um"))
+
+
+class OmeZarrSink(_Base):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        try:
+            import zarr
+        except ImportError:
+            raise SinkError("saving OME-Zarr needs zarr: pip install 'aglu[io]'") from None
+        self._zarr: Any = zarr
+        self._array: Any = None
+
+    def _create(self, names: list[str], shape: tuple[int, ...], msg: FrameMessage) -> None:
+        group = self._zarr.open_group(str(self.path), mode="w-", zarr_format=3)
+        c, y, x = shape
+        self._array = group.create_array(
+            "0", shape=(0, c, y, x), chunks=(1, 1, y, x), dtype="float32"
+        )
+        size = _physical(msg) or 1.0
+        axes = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"}]
+        axes += [{"name": a, "type": "space", "unit": "micrometer"} for a in ("y", "x")]
+        scale = {"type": "scale", "scale": [1.0, 1.0, size, size]}
+        group.attrs["ome"] = {
+            "version": "0.5",
+            "multiscales": [
+                {"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": [scale]}]}
+            ],
+            "omero": {"channels": [{"label": n} for n in names]},
+        }
+
+    def write(self, msg: FrameMessage) -> None:
+        stack, first = self._check(msg)
+        if first:
+            assert self._layout is not None
+            self._create(self._layout[0], stack.shape, msg)
+        t = self._array.shape[0]
+        self._array.resize((t + 1, *stack.shape))
+        self._array[t] = stack
+        self._log_header(msg)
+
+    def close(self) -> None:
+        self._close_log()
+
+
+class OmeTiffSink(_Base):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        import tifffile
+
+        self._writer = tifffile.TiffWriter(path, bigtiff=True, ome=True)
+
+    def write(self, msg: FrameMessage) -> None:
+        stack, _ = self._check(msg)
+        assert self._layout is not None
+        meta: dict[str, Any] = {
+            "axes": "CYX",
+            "Name": f"frame {msg.header.get('frame_index')}",
+            "Channel": {"Name": self._layout[0]},
+        }
+        size = _physical(msg)
+        if size is not None:
+            meta |= {"PhysicalSizeX": size, "PhysicalSizeY": size}
+        self._writer.write(stack, metadata=meta)
+        self._log_header(msg)
+
+    def close(self) -> None:
+        self._writer.close()
+        self._close_log()
+        if self.frames == 0:
+            self.path.unlink()  # no frame came: leave no empty, unreadable TIFF behind
+
+
+def open_sink(path: Path) -> FrameSink:
+    """By suffix: ``.zarr`` -> OME-Zarr, ``.tif``/``.tiff`` -> OME-TIFF."""
+    if path.suffix == ".zarr":
+        return OmeZarrSink(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return OmeTiffSink(path)
+    raise SinkError(f"{path}: save to a .zarr folder or a .ome.tif file")

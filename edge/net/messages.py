@@ -1,0 +1,81 @@
+"""Domain objects -> wire messages (headers documented in the README)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.frames import StainedFrame
+from edge.infer.model import LoadedModel
+from edge.net.wire import Part, encode_frame
+from edge.stats import Snapshot
+
+
+def model_info(model: LoadedModel) -> dict[str, str]:
+    return {
+        "name": model.card.name,
+        "version": model.card.model_version,
+        "precision": model.card.precision,
+        "sha256": model.sha256,
+    }
+
+
+def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> list[Part]:
+    f = sf.frame
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    extra: dict[str, Any] = {}
+    if publish_input:
+        # A (Z, Y, X) stack travels as its middle plane: every channel stays (Y, X).
+        image = f.image if f.image.ndim == 2 else f.image[f.image.shape[0] // 2]
+        arrays[model.card.input.name] = np.ascontiguousarray(image)
+        if f.image.ndim == 3:
+            extra["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
+    arrays.update(sf.outputs)
+    header = {
+        "frame_index": f.index,
+        "axes": f.axes,
+        "metadata": f.metadata,
+        "pixel_size_um": f.pixel_size_um,
+        "model": model_info(model),
+        "units": {model.card.input.name: model.card.input.units}
+        | {o.name: o.units for o in model.card.outputs},
+        "t_ns": {
+            "acquired": f.t_acquired_ns,
+            "received": sf.t_received_ns,
+            "inferred": sf.t_inferred_ns,
+            "published": time.time_ns(),
+        },
+        **extra,
+    }
+    return encode_frame(header, arrays)
+
+
+def status_document(
+    state: str,
+    snap: Snapshot,
+    model: dict[str, str],
+    endpoint: str,
+    reloads: dict[str, int],
+    source: dict[str, Any],
+) -> dict[str, Any]:
+    """The status fields (``status`` topic and the control socket's answer)."""
+    return {
+        "state": state,
+        "endpoint": endpoint,
+        "model": model,
+        "counters": {
+            "received": snap.received,
+            "published": snap.published,
+            "dropped": snap.dropped,
+            "errors": snap.errors,
+        },
+        "reloads": reloads,
+        "source": source,
+        "fps": snap.fps,
+        "latency_ms": {"p50": snap.latency_ms_p50, "p95": snap.latency_ms_p95},
+        "uptime_s": snap.uptime_s,
+        "t_ns": time.time_ns(),
+    }

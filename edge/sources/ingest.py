@@ -1,0 +1,190 @@
+"""Frames handed to the stainer by someone else's thread: in-process or over a socket.
+
+- ``QueueSource``: a FrameSource fed by ``put`` from any thread (a pycromanager
+  hook or a pymmcore-plus listener in the same process). ``put`` never blocks:
+  the daemon's latest-wins queue sits right behind it.
+- ``IngestClient`` / ``IngestSource``: the same hand-off across processes. The
+  acquisition process PUSHes ``frame`` messages of the wire protocol (one
+  channel, the raw image) to the daemon's PULL socket. ``send`` never blocks:
+  with the daemon slow, stopped or gone, frames beyond ``send_hwm`` are dropped
+  and counted in the acquisition process, never queued against the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import zmq
+
+from edge.errors import ConfigError, WireError
+from edge.frames import Frame, pixel_size_or_none
+from edge.latest import LatestWinsQueue
+from edge.net.endpoints import bind_socket, check_endpoint, is_local_endpoint
+from edge.net.wire import FrameMessage, decode, encode_frame
+
+if TYPE_CHECKING:
+    from edge.config import SourceSection
+
+logger = logging.getLogger(__name__)
+
+INPUT_CHANNEL = "qpi"
+
+
+class QueueSource:
+    """An in-process FrameSource fed by ``put``; idle ticks every ``tick_s``."""
+
+    name = "in-process"
+
+    def __init__(self, capacity: int = 4, tick_s: float = 0.5) -> None:
+        self._queue: LatestWinsQueue[Frame] = LatestWinsQueue(capacity)
+        self._tick_s = tick_s
+        self.offered = 0
+
+    def put(self, frame: Frame) -> None:
+        """Hand a frame over; returns at once (the oldest waiting frame may be dropped)."""
+        self._queue.put(frame)  # drops are counted; status reports them under "source"
+        self.offered += 1
+
+    def stats(self) -> dict[str, int]:
+        return {"offered": self.offered, "dropped": self._queue.dropped}
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
+        while not stop.is_set():
+            yield self._queue.get(timeout_s=self._tick_s)  # None: an idle tick
+
+
+def json_safe(value: Any) -> Any:
+    """Metadata as JSON can carry it (numbers, strings, lists, dicts); the rest as str."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def frame_to_parts(frame: Frame) -> list[Any]:
+    header = {
+        "frame_index": frame.index,
+        "axes": json_safe(frame.axes),
+        "metadata": json_safe(frame.metadata),
+        "pixel_size_um": frame.pixel_size_um,
+        "t_ns": {"acquired": frame.t_acquired_ns},
+    }
+    return encode_frame(header, {INPUT_CHANNEL: np.ascontiguousarray(frame.image)})
+
+
+def parts_to_frame(msg: FrameMessage) -> Frame:
+    """The frame in an ingest message; WireError naming what is missing."""
+    h = msg.header
+    if list(msg.arrays) != [INPUT_CHANNEL]:
+        raise WireError(f"ingest frame needs one channel {INPUT_CHANNEL!r}, got {list(msg.arrays)}")
+    index, t = h.get("frame_index"), h.get("t_ns")
+    if not isinstance(index, int) or not isinstance(t, dict):
+        raise WireError("ingest frame header needs frame_index and t_ns")
+    acquired = t.get("acquired")
+    axes, meta, size = h.get("axes", {}), h.get("metadata", {}), h.get("pixel_size_um")
+    if not isinstance(axes, dict) or not isinstance(meta, dict):
+        raise WireError("ingest frame axes/metadata must be objects")
+    image: npt.NDArray[Any] = msg.arrays[INPUT_CHANNEL]
+    return Frame(
+        index,
+        image,
+        acquired if isinstance(acquired, int) else time.time_ns(),
+        axes,
+        meta,
+        pixel_size_or_none(size),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    endpoint: str = "tcp://127.0.0.1:5557"  # loopback or ipc only
+    hwm: int = 4
+
+
+def check_ingest_endpoint(endpoint: str) -> None:
+    check_endpoint(endpoint, "source.endpoint")
+    if not is_local_endpoint(endpoint):
+        raise ConfigError("source.endpoint", "ingest binds 127.0.0.1 or ipc:// only")
+
+
+class IngestClient:
+    """PUSH side, for the acquisition process. Not thread-safe: one hook thread."""
+
+    def __init__(self, cfg: IngestConfig) -> None:
+        check_ingest_endpoint(cfg.endpoint)
+        self.endpoint = cfg.endpoint
+        self.sent = self.dropped = 0
+        self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUSH)
+        self._sock.setsockopt(zmq.SNDHWM, cfg.hwm)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.IMMEDIATE, 1)  # no queue for a daemon that is not there
+        self._sock.connect(cfg.endpoint)
+
+    def send(self, frame: Frame) -> bool:
+        """Copy the frame out and send; False (counted) when the daemon cannot take it."""
+        try:
+            self._sock.send_multipart(frame_to_parts(frame), copy=True, flags=zmq.NOBLOCK)
+        except zmq.Again:
+            self.dropped += 1
+            return False
+        self.sent += 1
+        return True
+
+    def close(self) -> None:
+        self._sock.close(0)
+
+
+class IngestSource:
+    """PULL side: the daemon's source for frames pushed by acquisition processes."""
+
+    name = "ingest"
+
+    def __init__(self, cfg: IngestConfig) -> None:
+        check_ingest_endpoint(cfg.endpoint)
+        self.cfg = cfg
+        self.rejected = 0
+        self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
+        self._sock.setsockopt(zmq.RCVHWM, cfg.hwm)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self.endpoint = bind_socket(self._sock, cfg.endpoint)
+
+    def close(self) -> None:
+        self._sock.close(0)  # idempotent
+
+    def stats(self) -> dict[str, int]:
+        return {"rejected": self.rejected}
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
+        try:
+            while not stop.is_set():
+                if not self._sock.poll(200):
+                    yield None
+                    continue
+                try:
+                    msg = decode(self._sock.recv_multipart())
+                    if not isinstance(msg, FrameMessage):
+                        raise WireError("ingest takes frame messages only")
+                    frame = parts_to_frame(msg)
+                except WireError as exc:
+                    self.rejected += 1
+                    logger.warning("ingest: rejected a message: %s", exc)
+                    continue
+                yield frame
+        finally:
+            self.close()
+
+
+def from_config(cfg: SourceSection) -> IngestSource:
+    return IngestSource(cfg.ingest())

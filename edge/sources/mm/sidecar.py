@@ -1,0 +1,220 @@
+"""Live sidecar: stain what a running Micro-Manager acquires, without taking its frames.
+
+Attaches to Micro-Manager's core and, while a sequence acquisition runs (live
+mode or a sequenced acquisition), reads the newest image of the circular
+buffer non-destructively (``getLastImageMD`` / ``get_last_tagged_image``:
+nothing is popped, Micro-Manager's own display and saving see every frame).
+Each image is taken once, by its ``ImageNumber`` tag. Between sequences it
+also follows snapped images (Snap, and acquisitions that snap frame by frame)
+through ``getImage``, which reads the camera's buffer without consuming it;
+a new snap is told from the last one by a digest of its pixels. When the core goes away
+(Micro-Manager restarted), the sidecar reconnects with exponential back-off
+and keeps proving life to the watchdog meanwhile.
+
+Two core adapters behind ``CoreReader``:
+- ``JavaCoreReader``: the Micro-Manager GUI through pycromanager's ``Core``
+  (the pycro-manager server, port 4827, enabled in MM's Options).
+- ``PymmcoreReader``: a pymmcore / pymmcore-plus ``CMMCore`` in this process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.frames import Frame
+from edge.sources.mm.convert import frame_from_mm
+
+if TYPE_CHECKING:
+    from edge.config import SourceSection
+
+logger = logging.getLogger(__name__)
+
+LastImage = tuple[npt.NDArray[Any], dict[str, Any]]
+
+
+class CoreReader(Protocol):
+    def sequence_running(self) -> bool: ...
+
+    def last_image(self) -> LastImage | None:
+        """The newest image in the circular buffer and its tags, not removed; None if empty."""
+        ...
+
+    def snapped_image(self) -> npt.NDArray[Any] | None:
+        """The camera's last snapped image (snap, or an acquisition that snaps), not
+        consumed; None if there is none."""
+        ...
+
+
+class PymmcoreReader:
+    """pymmcore / pymmcore-plus core objects (camelCase or pycromanager's snake_case)."""
+
+    def __init__(self, core: Any) -> None:
+        import pymmcore
+
+        self._core = core
+        self._md = pymmcore.Metadata
+        snake = not hasattr(core, "getLastImageMD")
+        self._running = core.is_sequence_running if snake else core.isSequenceRunning
+        self._last = core.get_last_image_md if snake else core.getLastImageMD
+        self._count = core.get_remaining_image_count if snake else core.getRemainingImageCount
+        self._size = core.get_pixel_size_um if snake else core.getPixelSizeUm
+        self._image = core.get_image if snake else core.getImage
+
+    def sequence_running(self) -> bool:
+        return bool(self._running())
+
+    def last_image(self) -> LastImage | None:
+        if self._count() == 0 and not self.sequence_running():
+            return None
+        md = self._md()
+        try:
+            image = self._last(md)
+        except (RuntimeError, IndexError):  # buffer empty between the check and the read
+            return None
+        tags = {k: md.GetSingleTag(k).GetValue() for k in md.GetKeys()}
+        tags.setdefault("PixelSizeUm", self._size())
+        return np.asarray(image), tags
+
+    def snapped_image(self) -> npt.NDArray[Any] | None:
+        try:
+            return np.asarray(self._image())
+        except (RuntimeError, ValueError):  # nothing snapped yet
+            return None
+
+
+class JavaCoreReader:
+    """The Micro-Manager GUI's core, through pycromanager (Java, over ZeroMQ)."""
+
+    def __init__(self, port: int = 4827, timeout_ms: int = 2000) -> None:
+        from pycromanager import Core
+
+        self._core: Any = Core(port=port, timeout=timeout_ms)
+
+    def sequence_running(self) -> bool:
+        return bool(self._core.is_sequence_running())
+
+    def last_image(self) -> LastImage | None:
+        if self._core.get_remaining_image_count() == 0:
+            return None
+        tagged = self._core.get_last_tagged_image()
+        tags = dict(tagged.tags)
+        h, w = int(tags["Height"]), int(tags["Width"])
+        return np.reshape(np.asarray(tagged.pix), (h, w)), tags
+
+    def snapped_image(self) -> npt.NDArray[Any] | None:
+        try:
+            pix = self._core.get_image()
+        except Exception:  # the Java bridge raises its own types; nothing snapped yet
+            return None
+        h, w = int(self._core.get_image_height()), int(self._core.get_image_width())
+        return np.reshape(np.asarray(pix), (h, w))
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarConfig:
+    poll_s: float = 0.01  # how often the buffer is looked at while a sequence runs
+    idle_poll_s: float = 0.25  # ... and while none runs
+    backoff_s: tuple[float, float] = (0.5, 30.0)  # reconnect delay: first, largest
+
+
+class SidecarSource:
+    name = "mm-sidecar"
+
+    def __init__(self, connect: Callable[[], CoreReader], cfg: SidecarConfig) -> None:
+        """``connect`` opens a CoreReader; it is called again after any failure."""
+        self._connect = connect
+        self.cfg = cfg
+        self.reconnects = 0
+
+    def stats(self) -> dict[str, int]:
+        return {"reconnects": self.reconnects}
+
+    def _reader(self, stop: threading.Event) -> Iterator[CoreReader | None]:
+        """Connect, retrying with exponential back-off; None while waiting (idle ticks)."""
+        delay = self.cfg.backoff_s[0]
+        while not stop.is_set():
+            try:
+                yield self._connect()
+                return
+            except Exception as exc:  # any failure to reach the core: try again later
+                logger.warning(
+                    "sidecar: cannot reach Micro-Manager (%s); retry in %.1f s", exc, delay
+                )
+            yield None
+            stop.wait(delay)
+            delay = min(delay * 2, self.cfg.backoff_s[1])
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
+        index, last_number = 0, None
+        while not stop.is_set():
+            reader = None
+            for reader in self._reader(stop):
+                if reader is None:
+                    yield None
+            if reader is None:
+                return
+            snaps: SnapTracker | None = SnapTracker(reader.snapped_image())  # not news
+            try:
+                while not stop.is_set():
+                    got = reader.last_image()
+                    number = got[1].get("ImageNumber") if got else None
+                    if got is not None and number != last_number:
+                        last_number = number
+                        yield frame_from_mm(got[0].copy(), got[1], index, self.name)
+                        index += 1
+                        continue
+                    running = reader.sequence_running()
+                    if running:
+                        snaps = None  # after the sequence: its last frame is not a snap
+                    elif snaps is None:
+                        snaps = SnapTracker(reader.snapped_image())
+                    snapped = None if snaps is None else snaps.new(reader.snapped_image())
+                    if snapped is not None and snaps is not None:
+                        tags = {"ImageNumber": f"snap-{snaps.count}"}
+                        yield frame_from_mm(snapped.copy(), tags, index, self.name)
+                        index += 1
+                        continue
+                    yield None
+                    stop.wait(self.cfg.poll_s if running else self.cfg.idle_poll_s)
+            except Exception as exc:  # the core went away mid-read: reconnect
+                self.reconnects += 1
+                logger.warning("sidecar: lost Micro-Manager (%s); reconnecting", exc)
+
+
+class SnapTracker:
+    """Tells a newly snapped image from the one already seen, by a digest of its pixels
+    (snaps carry no image number). Two identical snaps in a row count as one."""
+
+    def __init__(self, current: npt.NDArray[Any] | None) -> None:
+        self._digest = self._of(current)
+        self.count = 0
+
+    @staticmethod
+    def _of(image: npt.NDArray[Any] | None) -> bytes | None:
+        if image is None:
+            return None
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((image.shape, image.dtype.str)).encode())
+        h.update(np.ascontiguousarray(image).data)
+        return h.digest()
+
+    def new(self, image: npt.NDArray[Any] | None) -> npt.NDArray[Any] | None:
+        digest = self._of(image)
+        if digest is None or digest == self._digest:
+            return None
+        self._digest = digest
+        self.count += 1
+        return image
+
+
+def from_config(cfg: SourceSection) -> SidecarSource:
+    port = cfg.mm_port
+    return SidecarSource(lambda: JavaCoreReader(port), SidecarConfig())

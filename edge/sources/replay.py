@@ -1,0 +1,64 @@
+"""Replay a recorded stack (TIFF / OME-TIFF, OME-Zarr, NDTiff) as a live source.
+
+Every (Y, X) plane is one frame, in acquisition order, at ``fps``; the plane's
+coordinates travel as the frame's ``axes``. Planes are read lazily
+(``edge.io.readers``). The file is checked when the source is built: a bad one is
+one error naming it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge.frames import Frame
+from edge.io.readers import open_reader, plane_frame
+from edge.sources import paced
+
+if TYPE_CHECKING:
+    from edge.config import SourceSection
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaySourceConfig:
+    path: Path
+    fps: float = 5.0
+    loop: bool = False
+    max_frames: int = 0  # 0: the whole file (once, or forever with loop)
+    pixel_size_um: float | None = None
+    channel: str | None = None  # multi-channel files: the channel to replay, by name
+
+
+class ReplaySource:
+    name = "replay"
+
+    def __init__(self, cfg: ReplaySourceConfig) -> None:
+        self.cfg = cfg
+        reader = open_reader(cfg.path, cfg.channel)  # checked now, read when streaming
+        self.planes = len(reader.planes)
+        self.frame_shape_px: tuple[int, int] = reader.frame_shape_px
+        reader.close()
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        reader = open_reader(self.cfg.path, self.cfg.channel)
+        try:
+            for index in paced(self.cfg.fps, stop, self.cfg.max_frames):
+                if index >= self.planes and not self.cfg.loop:
+                    return
+                yield plane_frame(
+                    reader,
+                    index % self.planes,
+                    index,
+                    self.name,
+                    self.cfg.path,
+                    self.cfg.pixel_size_um,
+                )
+        finally:
+            reader.close()
+
+
+def from_config(cfg: SourceSection) -> ReplaySource:
+    return ReplaySource(cfg.replay())
