@@ -48,7 +48,9 @@ def parse_request(parts: list[bytes]) -> str:
         raise ValueError(f"request is {len(parts[0])} bytes, over {MAX_REQUEST_BYTES}")
     try:
         req = json.loads(parts[0])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except RecursionError:
+        raise ValueError("request is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError):
         raise ValueError("request is not UTF-8 JSON") from None
     command = req.get("command") if isinstance(req, dict) else None
     if command not in COMMANDS:
@@ -84,11 +86,15 @@ class ControlServer:
             self._sock.close(0)
 
     def _answer(self, parts: list[bytes]) -> bytes:
+        """Always a reply: a REP socket that skips one never answers again."""
         try:
             command = parse_request(parts)
         except ValueError as exc:
             logger.warning("control: malformed request: %s", exc)
             return _reply(False, error=str(exc))
+        except Exception as exc:  # a parser bug must not end the control thread
+            logger.exception("control: request could not be parsed")
+            return _reply(False, error=f"unreadable request ({type(exc).__name__})")
         try:
             return _reply(True, command=command, **self._handler(command))
         except Exception as exc:  # the control socket outlives any handler bug

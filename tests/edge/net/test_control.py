@@ -53,10 +53,47 @@ def test_malformed_requests_are_named(parts: list[bytes], fragment: str) -> None
         parse_request(parts)
 
 
+def hostile_payloads() -> st.SearchStrategy[bytes]:
+    """Short junk, deep nesting, huge numbers and sizes either side of the 4096-byte cap
+    (below libzmq's MAXMSGSIZE: a bigger frame drops the connection, tested apart)."""
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=30,
+    )
+    return st.one_of(
+        st.binary(max_size=64),
+        st.builds(
+            lambda c, n: c * n,
+            st.sampled_from([b"[", b"{", b'{"a":', b"-", b"9"]),
+            st.integers(1, 3_000),
+        ),
+        json_values.map(lambda v: json.dumps({"command": v}).encode()),
+        st.sampled_from([b"1e999", b"-1e999", b"NaN", b'{"command": 1e400}', b"9" * 4000]),
+    )
+
+
+def test_a_deeply_nested_request_is_refused_and_the_socket_keeps_serving(
+    server: ControlServer,
+) -> None:
+    """Issue 14, bug 1: ``b"[" * 4000`` raised RecursionError and killed the control thread."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(server.endpoint)
+        sock.send(b"[" * 4000)
+        assert sock.poll(2000), "no reply"
+        reply = json.loads(sock.recv())
+        assert not reply["ok"] and "nested too deeply" in reply["error"]
+    finally:
+        sock.close(0)
+    assert request(server.endpoint, "ping")["ok"]
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(parts=st.lists(st.binary(max_size=64), min_size=1, max_size=3))
+@given(parts=st.lists(hostile_payloads(), min_size=1, max_size=3))
 def test_random_requests_get_an_answer_and_the_socket_keeps_serving(
     server: ControlServer, parts: list[bytes]
 ) -> None:
@@ -69,6 +106,21 @@ def test_random_requests_get_an_answer_and_the_socket_keeps_serving(
         assert sock.poll(2000), "no reply to a malformed request"
         reply = json.loads(sock.recv())
         assert reply["ok"] or reply["error"]
+    finally:
+        sock.close(0)
+    assert request(server.endpoint, "ping")["ok"]
+
+
+def test_a_message_over_the_transport_limit_leaves_the_socket_serving(
+    server: ControlServer,
+) -> None:
+    """libzmq drops the sender of a frame over MAXMSGSIZE; others are still answered."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(server.endpoint)
+        sock.send(b"[" * 100_000)
+        assert not sock.poll(300)  # silence for that client
     finally:
         sock.close(0)
     assert request(server.endpoint, "ping")["ok"]
