@@ -14,7 +14,11 @@ def pixel_size_or_none(value: object) -> float | None:
     """A usable pixel size in µm (a finite number > 0), else None: unknown."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if value > 0 and math.isfinite(value) else None
+    try:
+        size = float(value)
+    except OverflowError:  # an int beyond float range
+        return None
+    return size if size > 0 and math.isfinite(size) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ Never pickle: a subscriber only ever parses JSON and raw numbers.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ TOPIC_FRAME = b"frame"
 TOPIC_STATUS = b"status"
 DTYPES = frozenset({"uint8", "uint16", "int16", "int32", "float32", "float64"})
 MAX_HEADER_BYTES = 1 << 20
+MAX_DIMS = 8
+MAX_DIM = (1 << 31) - 1
 
 Part = bytes | memoryview | npt.NDArray[Any]
 
@@ -69,7 +72,9 @@ def _header(raw: bytes, expected_format: str) -> dict[str, Any]:
         raise WireError(f"header is {len(raw)} bytes, over the {MAX_HEADER_BYTES} limit")
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        raise WireError("header is nested too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
         raise WireError(f"header is not UTF-8 JSON ({exc.__class__.__name__})") from None
     if not isinstance(header, dict):
         raise WireError("header is not a JSON object")
@@ -84,12 +89,16 @@ def _array(channel: Any, buf: bytes) -> tuple[str, npt.NDArray[Any]]:
     if not isinstance(channel, dict):
         raise WireError("channel entry is not an object")
     name, dtype, shape = channel.get("name"), channel.get("dtype"), channel.get("shape")
-    if not isinstance(name, str) or dtype not in DTYPES:
+    if not isinstance(name, str) or not isinstance(dtype, str) or dtype not in DTYPES:
         raise WireError(f"channel {name!r}: bad name or dtype {dtype!r}")
-    if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
-        raise WireError(f"channel {name!r}: bad shape {shape!r}")
+    if not (
+        isinstance(shape, list)
+        and len(shape) <= MAX_DIMS
+        and all(type(s) is int and 0 <= s <= MAX_DIM for s in shape)
+    ):
+        raise WireError(f"channel {name!r}: bad shape {str(shape)[:80]}")
     dt = np.dtype(dtype).newbyteorder("<")
-    expected = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+    expected = math.prod(shape) * dt.itemsize  # exact: Python ints do not overflow
     if expected != len(buf):
         raise WireError(f"channel {name!r}: buffer is {len(buf)} bytes, shape needs {expected}")
     return name, np.frombuffer(buf, dtype=dt).reshape(shape)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INPUT_CHANNEL = "qpi"
+MAX_MESSAGE_BYTES = 1 << 30  # one frame: 16384 x 16384 float32, or a 2048 px 64-plane stack
 
 
 class QueueSource:
@@ -158,6 +159,8 @@ class IngestSource:
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
         self._sock.setsockopt(zmq.RCVHWM, cfg.hwm)
         self._sock.setsockopt(zmq.LINGER, 0)
+        # A sender of a bigger message is disconnected by libzmq before it is buffered.
+        self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
         self.endpoint = bind_socket(self._sock, cfg.endpoint)
 
     def close(self) -> None:
@@ -172,14 +175,16 @@ class IngestSource:
                 if not self._sock.poll(200):
                     yield None
                     continue
+                parts = self._sock.recv_multipart()
                 try:
-                    msg = decode(self._sock.recv_multipart())
+                    msg = decode(parts)
                     if not isinstance(msg, FrameMessage):
                         raise WireError("ingest takes frame messages only")
                     frame = parts_to_frame(msg)
-                except WireError as exc:
+                except Exception as exc:  # one bad message costs one counted rejection
                     self.rejected += 1
-                    logger.warning("ingest: rejected a message: %s", exc)
+                    why = exc if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
+                    logger.warning("ingest: rejected a message: %s", why)
                     continue
                 yield frame
         finally:

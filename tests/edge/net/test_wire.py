@@ -59,9 +59,60 @@ def _frame_parts(**override: object) -> list[bytes]:
     return [b"frame", json.dumps(header).encode(), np.zeros((2, 2), np.float32).tobytes()]
 
 
+def _empty_buffer(shape: list[int]) -> list[bytes]:
+    """A frame whose header claims ``shape`` and whose buffer is empty."""
+    return [*_frame_parts(channels=[{"name": "q", "dtype": "uint8", "shape": shape}])[:2], b""]
+
+
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+_EDGE_INTS = st.sampled_from([0, -1, 1, 2**31, 2**32, 2**63, 2**64, 2**70, -(2**70)])
+_CHANNELS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "name": st.text(max_size=4) | _VALUES,
+            "dtype": st.sampled_from(sorted(DTYPES)) | _VALUES,
+            "shape": st.lists(_EDGE_INTS | st.integers(0, 4) | _VALUES, max_size=4) | _VALUES,
+        }
+    ),
+    max_size=3,
+)
+
+
+@settings(max_examples=300)
+@given(
+    channels=_CHANNELS | _VALUES,
+    buffers=st.lists(st.binary(max_size=64) | st.just(b""), max_size=3),
+    nesting=st.integers(0, 6000),
+)
+def test_hostile_frame_headers_raise_only_wire_error(
+    channels: object, buffers: list[bytes], nesting: int
+) -> None:
+    """Huge and negative sizes, wrong types, deep nesting: WireError or a frame, nothing else."""
+    header = {"format": "aglu-frame", "version": 1, "channels": channels}
+    raw = json.dumps(header).encode()
+    if nesting:
+        raw = b"[" * nesting + raw
+    with contextlib.suppress(WireError):
+        decode([b"frame", raw, *buffers])
+
+
 @pytest.mark.parametrize(
     ("parts", "fragment"),
     [
+        ([b"frame", b"[" * 5000], "nested too deeply"),  # issue 14 bug 2: RecursionError
+        (
+            _empty_buffer([2**32, 2**32]),
+            "shape",
+        ),  # issue 14 bug 2: int64 product overflowed to 0 bytes
+        (
+            _empty_buffer([2**70]),
+            "shape",
+        ),  # issue 14 bug 2: OverflowError
+        (_frame_parts(channels=[{"name": "q", "dtype": ["x"], "shape": [1]}]), "dtype"),
         ([b"frame"], "at least"),
         ([b"other", b"{}"], "unknown topic"),
         ([b"frame", b"\xff"], "not UTF-8 JSON"),

@@ -1,0 +1,89 @@
+"""The ingest source on real PUSH/PULL sockets (127.0.0.1, random port)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import zmq
+
+from edge.frames import Frame, pixel_size_or_none
+from edge.sources.ingest import IngestClient, IngestConfig, IngestSource
+
+
+@pytest.fixture
+def source() -> Iterator[IngestSource]:
+    src = IngestSource(IngestConfig("tcp://127.0.0.1:0"))
+    yield src
+    src.close()
+
+
+def _header(**over: object) -> bytes:
+    h = {
+        "format": "aglu-frame",
+        "version": 1,
+        "frame_index": 0,
+        "t_ns": {"acquired": 1},
+        "channels": [{"name": "qpi", "dtype": "uint8", "shape": [2, 2]}],
+    }
+    h.update(over)
+    return json.dumps(h).encode()
+
+
+HOSTILE = [
+    [b"frame", b"[" * 5000],  # RecursionError in json
+    [b"frame", _header(channels=[{"name": "qpi", "dtype": "uint8", "shape": [2**32, 2**32]}]), b""],
+    [b"frame", _header(channels=[{"name": "qpi", "dtype": "uint8", "shape": [2**70]}]), b""],
+    [b"frame", _header(pixel_size_um=2**2000), bytes(4)],  # accepted: the size is unknown
+    [b"frame", _header(frame_index="x"), bytes(4)],
+    [b"status", json.dumps({"format": "aglu-status", "version": 1}).encode()],
+    [b"junk"],
+]
+
+
+def test_one_hostile_message_costs_one_rejection_and_nothing_else(source: IngestSource) -> None:
+    """Issue 14 bug 2: these messages raised RecursionError/ValueError/OverflowError and
+    ended the source (and the daemon). Now each is counted and the next frame still comes."""
+    got: list[Frame] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        for f in source.frames(stop):
+            if f is not None:
+                got.append(f)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    push = zmq.Context.instance().socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.connect(source.endpoint)
+    client = IngestClient(IngestConfig(source.endpoint))
+    try:
+        for parts in HOSTILE:
+            push.send_multipart(parts)
+        time.sleep(0.3)  # both senders' messages are fair-queued: let the hostile ones in
+        image = np.arange(12, dtype=np.uint16).reshape(3, 4)
+        assert client.send(Frame(7, image, 5, {"z": 1}, {"k": "v"}, 0.5))
+        deadline = time.monotonic() + 5
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert reader.is_alive()
+    finally:
+        stop.set()
+        reader.join(5)
+        push.close(0)
+        client.close()
+    assert source.rejected == len(HOSTILE) - 1  # all but the unknown pixel size
+    assert [f.index for f in got] == [0, 7]
+    assert got[0].pixel_size_um is None
+    np.testing.assert_array_equal(got[1].image, image)
+    assert got[1].axes == {"z": 1} and got[1].pixel_size_um == 0.5
+
+
+def test_pixel_size_beyond_float_range_is_unknown() -> None:
+    assert pixel_size_or_none(2**2000) is None
+    assert pixel_size_or_none(0.65) == 0.65
