@@ -18,8 +18,11 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from edge.net.wire import DTYPES  # what the stainer takes, the wire can publish
+
 Array = npt.NDArray[np.float32]
 _ALLOWED_KINDS = ("u", "i", "f")
+_F32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +96,13 @@ def check_image(image: npt.NDArray[Any], planes: int = 1) -> str | None:
         return f"the model takes a (Z, Y, X) stack of {planes} planes, got shape {image.shape}"
     if image.size == 0:
         return "image is empty"
-    if image.dtype.kind not in _ALLOWED_KINDS:
-        return f"unsupported dtype {image.dtype}"
-    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
-        return "image contains NaN or Inf"
+    if image.dtype.kind not in _ALLOWED_KINDS or image.dtype.name not in DTYPES:
+        return f"unsupported dtype {image.dtype} (any real integer or float type is stained)"
+    if image.dtype.kind == "f":
+        if not np.all(np.isfinite(image)):
+            return "image contains NaN or Inf"
+        if image.dtype.itemsize > 4 and np.abs(image).max() > _F32_MAX:
+            return f"values beyond the float32 range (|x| > {_F32_MAX:.3g}) cannot be stained"
     return None
 
 

@@ -23,6 +23,14 @@ def model_info(model: LoadedModel) -> dict[str, str]:
     }
 
 
+def wire_array(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``image`` as the wire carries it: C-order, little-endian, the same dtype and values
+    (a big-endian frame is byte-swapped: the one conversion the protocol makes)."""
+    if image.dtype.byteorder == ">":
+        return np.ascontiguousarray(image.astype(image.dtype.newbyteorder("<")))
+    return np.ascontiguousarray(image)
+
+
 def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> list[Part]:
     f = sf.frame
     arrays: dict[str, npt.NDArray[Any]] = {}
@@ -30,7 +38,7 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
     if publish_input:
         # A (Z, Y, X) stack travels as its middle plane: every channel stays (Y, X).
         image = f.image if f.image.ndim == 2 else f.image[f.image.shape[0] // 2]
-        arrays[model.card.input.name] = np.ascontiguousarray(image)
+        arrays[model.card.input.name] = wire_array(image)
         if f.image.ndim == 3:
             extra["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
     arrays.update(sf.outputs)

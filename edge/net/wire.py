@@ -4,7 +4,8 @@ Every message is a ZeroMQ multipart message ``[topic, header, buffer...]``:
 - ``topic``: ``b"frame"`` or ``b"status"`` (subscribers filter on it).
 - ``header``: UTF-8 JSON with ``format`` and ``version`` fields.
 - ``frame`` messages carry one raw C-order little-endian buffer per entry of
-  ``header["channels"]`` (``name``, ``dtype``, ``shape``), in that order.
+  ``header["channels"]`` (``name``, ``dtype``, ``shape``), in that order; any real
+  numeric dtype (``DTYPES``).
 - ``status`` messages carry no buffer.
 Never pickle: a subscriber only ever parses JSON and raw numbers.
 """
@@ -26,7 +27,11 @@ STATUS_FORMAT = "aglu-status"
 VERSION = 1
 TOPIC_FRAME = b"frame"
 TOPIC_STATUS = b"status"
-DTYPES = frozenset({"uint8", "uint16", "int16", "int32", "float32", "float64"})
+# Every real numeric dtype, little-endian on the wire.
+DTYPES = frozenset(
+    {"uint8", "uint16", "uint32", "uint64", "int8", "int16", "int32", "int64"}
+    | {"float16", "float32", "float64"}
+)
 MAX_HEADER_BYTES = 1 << 20
 MAX_DIMS = 8
 MAX_DIM = (1 << 31) - 1

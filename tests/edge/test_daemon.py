@@ -10,7 +10,7 @@ from edge.config import EdgeConfig
 from edge.daemon import Daemon, State
 from edge.errors import BindError
 from edge.net.client import Subscriber
-from edge.net.wire import FrameMessage, StatusMessage
+from edge.net.wire import DTYPES, FrameMessage, StatusMessage
 from edge.stats import Snapshot
 from tests.edge.helpers import GatedSource, local_config
 
@@ -121,3 +121,34 @@ def test_daemon_tiles_frames_larger_than_the_tile() -> None:
         {"height_px": 96, "width_px": 200, "fps": 100, "max_frames": 3}, model={"tile_px": 64}
     )
     assert snap.errors == 0 and snap.received == 3 == snap.published + snap.dropped
+
+
+def test_every_real_dtype_and_byte_order_is_stained_and_published() -> None:
+    """Issue 14 bug 3: uint32, int64, int8, float16 and big-endian frames were stained, then
+    refused by the wire each frame (a uint32 replay ended in too-many-errors)."""
+    base = np.random.default_rng(1).integers(0, 120, (64, 80))
+    images = [base.astype(np.dtype(d).newbyteorder(o)) for d in sorted(DTYPES) for o in "<>"]
+    daemon, frames, statuses = _run(images)
+    assert statuses[-1].header["counters"]["errors"] == 0
+    assert sorted(m.header["frame_index"] for m in frames) == list(range(len(images)))
+    reference = daemon.stainer.stain(base.astype(np.float32))["dapi"]
+    for msg in frames:
+        sent = images[msg.header["frame_index"]]
+        assert msg.arrays["qpi"].dtype == sent.dtype.newbyteorder("<")  # same dtype, LE
+        np.testing.assert_array_equal(msg.arrays["qpi"], sent)
+        np.testing.assert_allclose(msg.arrays["dapi"], reference, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # as in production: warnings are no errors
+def test_unstainable_frames_are_one_counted_error_each() -> None:
+    """Complex, boolean and float64 beyond the float32 range (issue 14 bug 3: it was stained
+    as garbage and published): one counted error each, the rest flows."""
+    good = np.ones((64, 80), np.float32)
+    bad = [
+        np.ones((64, 80), np.complex64),
+        np.ones((64, 80), bool),
+        np.where(np.arange(64 * 80).reshape(64, 80) % 97 == 0, 1e300, 1.0),  # a few huge
+    ]
+    _, frames, statuses = _run([*bad, good])
+    assert statuses[-1].header["counters"]["errors"] == 3
+    assert [m.header["frame_index"] for m in frames] == [3]
