@@ -101,7 +101,12 @@ class Daemon:
         path = cfg.model.path or default_model_path(cfg.model.precision)
         model = load_model(path, cfg.model.session())
         stainer = Stainer(model, cfg.model.tile_px, cfg.model.max_side_px)
-        stainer.warm_up(*shape_px)
+        try:
+            stainer.warm_up(*shape_px)
+        except Exception as exc:  # e.g. onnxruntime refuses the frame size the model fixes
+            raise ModelError(
+                str(path), f"warm-up on {shape_px[0]}x{shape_px[1]} failed: {exc}"
+            ) from exc
         return Active(cfg, model, stainer)
 
     def check(self) -> Active:
@@ -185,9 +190,10 @@ class Daemon:
                         f"takes {planes[0]} input planes, the running model {planes[1]}: "
                         "that change needs a restart",
                     )
-            except AgluError as exc:
+            except Exception as exc:  # a bad model of any kind leaves the old one serving
                 self.reloads["failed"] += 1
-                logger.error("reload failed, keeping %s: %s", self.model.card.name, exc)
+                why = exc if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
+                logger.error("reload failed, keeping %s: %s", self.model.card.name, why)
                 ok = False
             else:
                 self.cfg, self.active = merged, active

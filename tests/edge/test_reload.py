@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.daemon import Daemon, State
+from edge.errors import ModelError
 from edge.infer.model import default_model_path
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
@@ -74,3 +75,33 @@ def test_a_model_of_another_plane_count_needs_a_restart(daemon: Daemon, tiny_sta
     )
     assert daemon.reloads == {"ok": 0, "failed": 1} and daemon.model.sha256 == sha
     assert _next_frame_model(daemon) == "int8" and daemon.state is State.READY
+
+
+@pytest.fixture
+def fixed_size_model(tmp_path: Path) -> Path:
+    """The shipped model with its input fixed at 32x32: it loads, and fails warm-up at 64."""
+    import onnx
+
+    model = onnx.load(str(default_model_path("fp32")))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value, dims[3].dim_value = 32, 32
+    path = tmp_path / "fixed32.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def test_a_model_that_fails_warm_up_keeps_the_old_one_serving(
+    daemon: Daemon, fixed_size_model: Path
+) -> None:
+    """Issue 14 bug 4: only AgluError was caught; this left the state `reloading`,
+    `reloads.failed` at 0, and the process exited 1 with a traceback."""
+    sha = daemon.model.sha256
+    assert not daemon.reload(local_config(source=SOURCE, model={"path": str(fixed_size_model)}))
+    assert daemon.reloads == {"ok": 0, "failed": 1} and daemon.state is State.READY
+    assert daemon.model.sha256 == sha and _next_frame_model(daemon) == "int8"
+
+
+def test_a_model_that_fails_warm_up_is_one_line_at_start(fixed_size_model: Path) -> None:
+    d = Daemon(local_config(source=SOURCE, model={"path": str(fixed_size_model)}))
+    with pytest.raises(ModelError, match="warm-up on 64x64 failed"):
+        d.start()
