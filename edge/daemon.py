@@ -206,21 +206,31 @@ class Daemon:
             return ok
 
     def stop(self, timeout_s: float = 1.5) -> None:
-        """Stop the source, let the worker finish its frame, publish a final status, close."""
+        """Stop: the source ends, an inference in flight is aborted (its frame counted as
+        dropped), the worker publishes the final status and ends, then the sockets close.
+
+        Only the worker thread uses the PUB socket (libzmq sockets are not thread-safe):
+        if it has not ended within ``timeout_s``, its socket is left to the process exit,
+        never closed under it, and the state stays ``stopping``.
+        """
         if self.state in (State.READY, State.STARTING, State.RELOADING):
             self.state = State.STOPPING
         self._notifier.notify("STOPPING=1")
         self._stop.set()
+        active = getattr(self, "active", None)
+        if active is not None:
+            active.stainer.cancel()
         deadline = time.monotonic() + timeout_s
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
             if t.is_alive():
-                logger.warning("%s did not stop within %.1f s", t.name, timeout_s)
+                logger.error("%s did not stop within %.1f s", t.name, timeout_s)
+        worker_done = len(self._threads) < 2 or not self._threads[1].is_alive()
         if self._control is not None:
             self._control.close()
-        if hasattr(self, "publisher"):
+        if hasattr(self, "publisher") and worker_done:
             self.publisher.close()
-        if self.state is not State.FAILED:
+        if self.state is not State.FAILED and worker_done:
             self.state = State.STOPPED
 
     def wait(self, timeout_s: float | None = None) -> bool:
@@ -319,6 +329,10 @@ class Daemon:
             self.counters.add(errors=1)
             return False
         except Exception:
+            if active.stainer.cancelled:  # stop() aborted this inference
+                logger.info("frame %d: inference aborted by stop, counted as dropped", frame.index)
+                self.counters.add(dropped=1)
+                return True
             logger.exception("frame %d failed", frame.index)
             self.counters.add(errors=1)
             return False

@@ -37,6 +37,7 @@ class Stainer:
         if tile_px % self._stride:
             raise ConfigError("model.tile_px", f"{tile_px} is not a multiple of {self._stride}")
         self._tile = tile_px
+        self._run_options = _run_options()
 
     def validate(self, image: npt.NDArray[Any]) -> str | None:
         """Why this frame cannot be stained, or None."""
@@ -58,10 +59,19 @@ class Stainer:
             name: np.ascontiguousarray(crop(out, shape)) for name, out in self._run(padded).items()
         }
 
+    def cancel(self) -> None:
+        """Abort the run in progress (onnxruntime stops between nodes and raises) and every
+        later one: for a fast stop with a large frame in flight."""
+        self._run_options.terminate = True
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self._run_options.terminate)
+
     def _run(self, x: npt.NDArray[np.float32]) -> Outputs:
         """One session run on a normalised, stride-multiple (planes, H, W) stack."""
         results = self.model.session.run(
-            list(self.model.output_names), {self.model.input_name: x[None]}
+            list(self.model.output_names), {self.model.input_name: x[None]}, self._run_options
         )
         return {
             name: np.asarray(out[0, 0], dtype=np.float32)
@@ -76,3 +86,9 @@ class Stainer:
         for _ in range(runs):
             self.stain(image)
         self.warm_runs += runs
+
+
+def _run_options() -> Any:
+    import onnxruntime as ort
+
+    return ort.RunOptions()

@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import signal
@@ -7,8 +8,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+import tifffile
+
 from edge.daemon import Daemon
 from edge.io.readers import open_reader
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage, StatusMessage
 from tests.edge.helpers import local_config
 
 
@@ -123,3 +129,53 @@ def test_subscribe_saves_ome_zarr(tmp_path: Path) -> None:
     assert "saved 3 frames" in r.stdout
     reader = open_reader(tmp_path / "out.zarr", "dapi")
     assert len(reader.planes) == 3 and reader.frame_shape_px == (64, 64)
+
+
+def test_sigterm_with_a_2048_px_frame_in_flight(tmp_path: Path) -> None:
+    """A real process: SIGTERM while 2048x2048 frames are being stained -> STOPPING=1,
+    exit 0 within 2 s, and a final status (state `stopping`) whose counters add up."""
+    movie = tmp_path / "big.tif"
+    data = np.random.default_rng(0).integers(0, 4000, (2, 2048, 2048)).astype(np.uint16)
+    tifffile.imwrite(movie, data)
+    publish = f"tcp://127.0.0.1:{_free_port()}"
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(
+        f'[source]\nkind = "replay"\npath = "{movie}"\nfps = 20\nloop = true\n'
+        f'[publish]\nendpoint = "{publish}"\nstatus_interval_s = 0.2\n'
+        '[control]\nendpoint = ""\n'
+    )
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _notify_messages(notify, "READY=1")
+        with Subscriber(publish) as sub:
+            while not isinstance(sub.recv(timeout_s=30), FrameMessage):
+                pass  # frames flow: the next 2048 px inference is in flight
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert "STOPPING=1" in _notify_messages(notify, "STOPPING=1")
+            assert proc.wait(5) == 0
+            stop_s = time.monotonic() - t0
+            final = None
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    msg = sub.recv(timeout_s=1)
+                    if isinstance(msg, StatusMessage):
+                        final = msg.header
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        notify.close()
+        proc.communicate()
+    assert stop_s < 2.0, stop_s
+    assert final is not None and final["state"] == "stopping"
+    c = final["counters"]
+    assert c["received"] == c["published"] + c["dropped"] + c["errors"] and c["errors"] == 0

@@ -152,3 +152,35 @@ def test_unstainable_frames_are_one_counted_error_each() -> None:
     _, frames, statuses = _run([*bad, good])
     assert statuses[-1].header["counters"]["errors"] == 3
     assert [m.header["frame_index"] for m in frames] == [3]
+
+
+def test_stop_aborts_a_slow_inference_and_the_final_status_adds_up() -> None:
+    """Issue 14 bug 7: with a slow inference, stop() returned with the worker alive, state
+    `stopped`, counters that did not add up, and closed the PUB socket under the worker."""
+    import time
+
+    big = np.random.default_rng(0).standard_normal((4096, 4096)).astype(np.float32)
+    source = GatedSource([big])
+    daemon = Daemon(_config(), source=source)
+    daemon.start()
+    try:
+        with Subscriber(daemon.endpoint) as sub:
+            while not isinstance(sub.recv(timeout_s=10), StatusMessage):
+                pass  # connected
+            source.gate.set()
+            while daemon.counters.snapshot().received == 0:
+                time.sleep(0.01)
+            time.sleep(0.3)  # the 4096 px inference (about 1.5 s here) is in flight
+            t0 = time.monotonic()
+            daemon.stop()
+            stop_s = time.monotonic() - t0
+            final = sub.recv(timeout_s=5)
+            while not (isinstance(final, StatusMessage) and final.header["state"] == "stopping"):
+                final = sub.recv(timeout_s=5)
+    finally:
+        daemon.stop()
+    assert stop_s < 1.0, stop_s
+    assert not any(t.is_alive() for t in daemon._threads)
+    assert daemon.state is State.STOPPED
+    c = final.header["counters"]
+    assert c == {"received": 1, "published": 0, "dropped": 1, "errors": 0}
