@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -137,32 +138,40 @@ class SidecarSource:
     def stats(self) -> dict[str, int]:
         return {"reconnects": self.reconnects}
 
-    def _reader(self, stop: threading.Event) -> Iterator[CoreReader | None]:
+    def _pause(self, stop: threading.Event, delay_s: float) -> Iterator[None]:
+        """Wait ``delay_s`` (or until stopped), with an idle tick at least every second
+        (proof of life for the systemd watchdog)."""
+        deadline = time.monotonic() + delay_s
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            yield None
+            stop.wait(min(left, 1.0))
+
+    def _reader(self, stop: threading.Event, backoff: _Backoff) -> Iterator[CoreReader | None]:
         """Connect, retrying with exponential back-off; None while waiting (idle ticks)."""
-        delay = self.cfg.backoff_s[0]
         while not stop.is_set():
             try:
                 yield self._connect()
                 return
             except Exception as exc:  # any failure to reach the core: try again later
+                delay = backoff.next_s()
                 logger.warning(
                     "sidecar: cannot reach Micro-Manager (%s); retry in %.1f s", exc, delay
                 )
-            yield None
-            stop.wait(delay)
-            delay = min(delay * 2, self.cfg.backoff_s[1])
+            yield from self._pause(stop, delay)
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         index, last_number = 0, None
+        backoff = _Backoff(*self.cfg.backoff_s)
         while not stop.is_set():
             reader = None
-            for reader in self._reader(stop):
+            for reader in self._reader(stop, backoff):
                 if reader is None:
                     yield None
             if reader is None:
                 return
-            snaps: SnapTracker | None = SnapTracker(reader.snapped_image())  # not news
             try:
+                # Inside the try: a core that vanishes right after connect is retried too.
+                snaps: SnapTracker | None = SnapTracker(reader.snapped_image())  # not news
                 while not stop.is_set():
                     got = reader.last_image()
                     number = got[1].get("ImageNumber") if got else None
@@ -170,6 +179,7 @@ class SidecarSource:
                         last_number = number
                         yield frame_from_mm(got[0].copy(), got[1], index, self.name)
                         index += 1
+                        backoff.reset()  # the connection works: the next loss starts over
                         continue
                     running = reader.sequence_running()
                     if running:
@@ -177,6 +187,7 @@ class SidecarSource:
                     elif snaps is None:
                         snaps = SnapTracker(reader.snapped_image())
                     snapped = None if snaps is None else snaps.new(reader.snapped_image())
+                    backoff.reset()  # one whole poll went through
                     if snapped is not None and snaps is not None:
                         tags = {"ImageNumber": f"snap-{snaps.count}"}
                         yield frame_from_mm(snapped.copy(), tags, index, self.name)
@@ -184,9 +195,29 @@ class SidecarSource:
                         continue
                     yield None
                     stop.wait(self.cfg.poll_s if running else self.cfg.idle_poll_s)
-            except Exception as exc:  # the core went away mid-read: reconnect
+            except Exception as exc:  # the core went away mid-read: reconnect, after a pause
                 self.reconnects += 1
-                logger.warning("sidecar: lost Micro-Manager (%s); reconnecting", exc)
+                delay = backoff.next_s()
+                logger.warning(
+                    "sidecar: lost Micro-Manager (%s); reconnecting in %.1f s", exc, delay
+                )
+                yield from self._pause(stop, delay)
+
+
+class _Backoff:
+    """Exponential back-off: ``first_s``, doubling to ``max_s``; ``reset`` after success."""
+
+    def __init__(self, first_s: float, max_s: float) -> None:
+        self.first_s, self.max_s = first_s, max_s
+        self._next_s = first_s
+
+    def next_s(self) -> float:
+        delay = self._next_s
+        self._next_s = min(delay * 2, self.max_s)
+        return delay
+
+    def reset(self) -> None:
+        self._next_s = self.first_s
 
 
 class SnapTracker:

@@ -100,3 +100,61 @@ def test_follows_snaps_but_not_the_image_there_at_connect(mm_core: Any) -> None:
         thread.join(5)
     assert [f.metadata["ImageNumber"] for f in got] == ["snap-1", "snap-2"]
     np.testing.assert_array_equal(got[1].image, snapped[1])
+
+
+class _VanishingReader(PymmcoreReader):
+    """A real core whose connection dies: every read after connect raises, as when
+    Micro-Manager is closed mid-acquisition."""
+
+    def __init__(self, core: Any, fail_snap: bool) -> None:
+        super().__init__(core)
+        self._fail_snap = fail_snap
+
+    def snapped_image(self) -> Any:
+        if self._fail_snap:
+            raise RuntimeError("core vanished right after connect")
+        return super().snapped_image()
+
+    def last_image(self) -> Any:
+        raise RuntimeError("core vanished mid-read")
+
+
+@pytest.mark.parametrize("fail_snap", [False, True])
+def test_a_lost_core_is_retried_with_backoff_not_hammered(mm_core: Any, fail_snap: bool) -> None:
+    """Issue 14 bugs 5 and 6: losing the core mid-read reconnected with no back-off (445k
+    connects in 0.5 s); a core gone right after connect ended the source (and the daemon)."""
+    connects: list[float] = []
+
+    def connect() -> PymmcoreReader:
+        connects.append(time.monotonic())
+        return _VanishingReader(mm_core, fail_snap)
+
+    cfg = SidecarConfig(poll_s=0.002, idle_poll_s=0.01, backoff_s=(0.02, 0.08))
+    src = SidecarSource(connect, cfg)
+    stop = threading.Event()
+    threading.Timer(0.6, stop.set).start()
+    ticks = sum(1 for f in src.frames(stop) if f is None)  # ends only when stopped
+    gaps = np.diff(connects)
+    assert 3 <= len(connects) <= 12, len(connects)  # 0.02 + 0.04 + 0.08 + 0.08 ...
+    expected = [min(0.02 * 2**i, 0.08) for i in range(len(gaps))]
+    assert all(g >= 0.9 * e for g, e in zip(gaps, expected, strict=True)), (gaps, expected)
+    assert src.reconnects == len(connects) and ticks >= len(connects)
+
+
+def test_connect_failures_back_off_by_doubling(mm_core: Any) -> None:
+    """The delays between failed connects double up to the cap (not just their count)."""
+    attempts: list[float] = []
+
+    def connect() -> PymmcoreReader:
+        attempts.append(time.monotonic())
+        raise ConnectionError("Micro-Manager not running")
+
+    src = SidecarSource(connect, SidecarConfig(backoff_s=(0.02, 0.08)))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    for _ in src.frames(stop):
+        pass
+    gaps = np.diff(attempts)
+    expected = [min(0.02 * 2**i, 0.08) for i in range(len(gaps))]
+    assert len(gaps) >= 3
+    assert all(e * 0.9 <= g <= e + 0.25 for g, e in zip(gaps, expected, strict=True)), gaps
