@@ -149,6 +149,8 @@ def subscribe(
         click.echo(line)
     if sink is not None and summary.saved:
         click.echo(f"saved {summary.saved} frames to {sink.path} (+ {sink.path}.frames.jsonl)")
+    if summary.daemon_ended == "failed":
+        sys.exit(1)
 
 
 @main.command()

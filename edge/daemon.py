@@ -230,6 +230,8 @@ class Daemon:
             self._control.close()
         if hasattr(self, "publisher") and worker_done:
             self.publisher.close()
+        if active is not None and worker_done:
+            active.stainer.uncancel()  # the stainer stays usable (e.g. offline, in tests)
         if self.state is not State.FAILED and worker_done:
             self.state = State.STOPPED
 

@@ -68,6 +68,10 @@ class Stainer:
     def cancelled(self) -> bool:
         return bool(self._run_options.terminate)
 
+    def uncancel(self) -> None:
+        """Let later runs through again (once the run that ``cancel`` aborted is over)."""
+        self._run_options = _run_options()
+
     def _run(self, x: npt.NDArray[np.float32]) -> Outputs:
         """One session run on a normalised, stride-multiple (planes, H, W) stack."""
         results = self.model.session.run(

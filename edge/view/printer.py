@@ -13,6 +13,8 @@ from edge.io.sinks import FrameSink, SinkError
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage, StatusMessage
 
+ENDED_STATES = ("stopping", "stopped", "failed")
+
 
 @dataclass(slots=True)
 class ReceiveSummary:
@@ -24,6 +26,7 @@ class ReceiveSummary:
     first_s: float = 0.0
     last_s: float = 0.0
     last_status: dict[str, object] | None = None
+    daemon_ended: str | None = None  # "stopping", "stopped" or "failed": its final status came
 
     def fps(self) -> float:
         span = self.last_s - self.first_s
@@ -43,6 +46,8 @@ class ReceiveSummary:
         ]
         if self.last_status is not None:
             out.append(f"daemon status: {self.last_status}")
+        if self.daemon_ended is not None:
+            out.append(f"the daemon ended (state {self.daemon_ended})")
         return out
 
 
@@ -65,7 +70,8 @@ def receive(
     sink: FrameSink | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> ReceiveSummary:
-    """Receive until ``count`` frames arrived (0: forever), ``stop()``, or ``timeout_s`` silence.
+    """Receive until ``count`` frames arrived (0: forever), ``stop()``, the daemon's final
+    status (state stopping, stopped or failed), or ``timeout_s`` silence.
 
     With a ``sink`` every frame is saved; one it refuses is counted and reported.
     """
@@ -87,6 +93,10 @@ def receive(
         now_ns = time.time_ns()
         if isinstance(msg, StatusMessage):
             summary.last_status = {k: msg.header.get(k) for k in ("state", "counters", "fps")}
+            state = msg.header.get("state")
+            if isinstance(state, str) and state in ENDED_STATES:
+                summary.daemon_ended = state  # its final status: nothing more will come
+                break
             continue
         t = msg.header.get("t_ns", {})
         acquired = t.get("acquired", now_ns) if isinstance(t, dict) else now_ns

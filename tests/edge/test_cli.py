@@ -179,3 +179,31 @@ def test_sigterm_with_a_2048_px_frame_in_flight(tmp_path: Path) -> None:
     assert final is not None and final["state"] == "stopping"
     c = final["counters"]
     assert c["received"] == c["published"] + c["dropped"] + c["errors"] and c["errors"] == 0
+
+
+def test_subscribe_ends_with_its_summary_when_the_daemon_stops() -> None:
+    """The daemon's final status ends `aglu-edge subscribe` at once, exit 0 (it used to wait
+    10 s and end with `error: no message`)."""
+    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64, "fps": 20}))
+    daemon.start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "subscribe", "--endpoint", daemon.endpoint],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        while not proc.stdout.readline().startswith("frame"):
+            pass  # connected: frames arrive
+        t0 = time.monotonic()
+        daemon.stop()
+        out, err = proc.communicate(timeout=10)
+        ended_s = time.monotonic() - t0
+    finally:
+        daemon.stop()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "the daemon ended (state stopping)" in out and "received" in out
+    assert ended_s < 5.0

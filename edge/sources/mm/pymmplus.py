@@ -8,6 +8,7 @@ MDA event's ``index`` (``t``, ``p``, ``c``, ``z``, ...) travels as the frame's a
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from edge.frames import Frame
+from edge.frames import Frame, pixel_size_or_none
 from edge.sources.ingest import QueueSource
+
+logger = logging.getLogger(__name__)
 
 
 class PymmcorePlusSource:
@@ -26,24 +29,28 @@ class PymmcorePlusSource:
         self._core = core
         self._queue = QueueSource(capacity)
         self.frames_seen = 0
+        self.refused = 0
         core.mda.events.frameReady.connect(self._on_frame)
 
     def _on_frame(self, img: Any, event: Any, meta: Any = None) -> None:
-        size = self._core.getPixelSizeUm()
-        self._queue.put(
-            Frame(
+        """On the MDA thread: copy and hand over. Nothing may escape into the acquisition."""
+        try:
+            frame = Frame(
                 index=self.frames_seen,
                 image=np.array(img, copy=True),
                 t_acquired_ns=time.time_ns(),
                 axes={str(k): int(v) for k, v in dict(getattr(event, "index", {})).items()},
                 metadata={"source": self.name},
-                pixel_size_um=float(size) if size else None,
+                pixel_size_um=pixel_size_or_none(self._core.getPixelSizeUm()),
             )
-        )
+            self._queue.put(frame)
+        except Exception as exc:  # a bad event or a core error: count it, never raise
+            self.refused += 1
+            logger.warning("pymmcore-plus: frame %d not taken: %s", self.frames_seen, exc)
         self.frames_seen += 1
 
     def stats(self) -> dict[str, int]:
-        return self._queue.stats()
+        return {**self._queue.stats(), "refused": self.refused}
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         try:

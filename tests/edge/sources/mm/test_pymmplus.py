@@ -88,7 +88,12 @@ def test_mda_frames_are_stained_like_offline(core: Any) -> None:
         np.testing.assert_array_equal(raw, _qpi_counts(m.header["axes"]["t"] % 4))
         np.testing.assert_array_equal(m.arrays["dapi"], daemon.stainer.stain(raw)["dapi"])
     assert source.frames_seen == 6
-    assert daemon.status()["source"] == {"name": "pymmcore-plus", "offered": 6, "dropped": 0}
+    assert daemon.status()["source"] == {
+        "name": "pymmcore-plus",
+        "offered": 6,
+        "dropped": 0,
+        "refused": 0,
+    }
 
 
 def test_a_z_series_reaches_a_multi_plane_model_as_stacks(core: Any, tiny_stack_export) -> None:  # type: ignore[no-untyped-def]
@@ -122,3 +127,19 @@ def test_a_z_series_reaches_a_multi_plane_model_as_stacks(core: Any, tiny_stack_
         np.testing.assert_array_equal(m.arrays["qpi"], stack[1])
         np.testing.assert_array_equal(m.arrays["dapi"], daemon.stainer.stain(stack)["dapi"])
     assert status["source"]["stacks"] == 2 and status["source"]["incomplete_stacks"] == 0
+
+
+class _BadIndex:
+    def __init__(self) -> None:
+        self.index = {"t": "not a number"}
+
+
+def test_a_frame_that_cannot_be_taken_never_raises_into_the_mda_thread(core: Any) -> None:
+    """The listener runs on the acquisition thread: a bad event is counted, not raised."""
+    source = PymmcorePlusSource(core)
+    try:
+        source._on_frame(np.zeros(SHAPE, np.uint16), _BadIndex())
+        source._on_frame(np.zeros(SHAPE, np.uint16), useq.MDAEvent(index={"t": 1}))
+        assert source.stats()["refused"] == 1 and source.stats()["offered"] == 1
+    finally:
+        source.close()
