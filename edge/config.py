@@ -102,6 +102,8 @@ class ModelSection(_Section):
     intra_op_threads: int = Field(0, ge=0, le=256)
     tile_px: int = Field(0, ge=0, description="frames larger than this run tile by tile (0: never)")
     max_side_px: int = Field(16384, ge=32, le=65536)  # larger frames are refused, never run
+    # with tile_px = 0, frames over this many pixels still run tile by tile (2048 px tiles)
+    whole_frame_max_px: int = Field(16_777_216, ge=1024)
 
     def session(self) -> SessionConfig:
         return SessionConfig(self.providers, self.intra_op_threads)

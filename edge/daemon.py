@@ -100,7 +100,9 @@ class Daemon:
         """Load and warm up the model of ``cfg``: AgluError if it cannot serve."""
         path = cfg.model.path or default_model_path(cfg.model.precision)
         model = load_model(path, cfg.model.session())
-        stainer = Stainer(model, cfg.model.tile_px, cfg.model.max_side_px)
+        stainer = Stainer(
+            model, cfg.model.tile_px, cfg.model.max_side_px, cfg.model.whole_frame_max_px
+        )
         try:
             stainer.warm_up(*shape_px)
         except Exception as exc:  # e.g. onnxruntime refuses the frame size the model fixes

@@ -19,14 +19,24 @@ from edge.infer.preprocess import as_planes, check_image, crop, normalize, pad_t
 from edge.infer.tiling import run_tiled
 
 Outputs = dict[str, npt.NDArray[np.float32]]
+AUTO_TILE_PX = 2048  # tiles for frames over ``whole_frame_max_px`` when tile_px = 0
 
 
 class Stainer:
     """Runs one loaded model on 2-D frames."""
 
-    def __init__(self, model: LoadedModel, tile_px: int = 0, max_side_px: int = 16384) -> None:
+    def __init__(
+        self,
+        model: LoadedModel,
+        tile_px: int = 0,
+        max_side_px: int = 16384,
+        whole_frame_max_px: int = 16_777_216,
+        auto_tile_px: int = AUTO_TILE_PX,
+    ) -> None:
         """``tile_px`` > 0: frames larger than this run tile by tile (``edge.infer.tiling``),
-        with the card's receptive-field halo; it must be a multiple of the stride.
+        with the card's receptive-field halo; it must be a multiple of the stride. With
+        ``tile_px`` = 0, frames of more than ``whole_frame_max_px`` pixels run in tiles of
+        ``auto_tile_px`` anyway: memory stays bounded whatever a camera sends.
         Frames with a side above ``max_side_px`` are refused (a corrupt header, not a camera)."""
         self.model = model
         self._max_side_px = max_side_px
@@ -37,6 +47,8 @@ class Stainer:
         if tile_px % self._stride:
             raise ConfigError("model.tile_px", f"{tile_px} is not a multiple of {self._stride}")
         self._tile = tile_px
+        self._whole_frame_max_px = whole_frame_max_px
+        self._auto_tile_px = max(self._stride, auto_tile_px // self._stride * self._stride)
         self._run_options = _run_options()
 
     def validate(self, image: npt.NDArray[Any]) -> str | None:
@@ -52,12 +64,21 @@ class Stainer:
         if problem is not None:
             raise ValueError(problem)
         x = as_planes(normalize(image, self._norm))
-        if self._tile and max(x.shape[-2:]) > self._tile:
-            return run_tiled(x, self._run, self._tile, self.model.card.halo_px, self._stride)
+        tile = self._tile_for(x.shape[-2:])
+        if tile:
+            return run_tiled(x, self._run, tile, self.model.card.halo_px, self._stride)
         padded, shape = pad_to_multiple(x, self._stride)
         return {
             name: np.ascontiguousarray(crop(out, shape)) for name, out in self._run(padded).items()
         }
+
+    def _tile_for(self, shape: tuple[int, ...]) -> int:
+        """The tile side for a frame of ``shape`` (Y, X); 0: run it whole."""
+        if self._tile:
+            return self._tile if max(shape) > self._tile else 0
+        if shape[0] * shape[1] > self._whole_frame_max_px:
+            return self._auto_tile_px
+        return 0
 
     def cancel(self) -> None:
         """Abort the run in progress (onnxruntime stops between nodes and raises) and every

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from edge.config import SourceSection
 
 logger = logging.getLogger(__name__)
+
+FULL_SCAN_S = 10.0  # list the folder at least this often, whatever its mtime says
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,18 +49,43 @@ class WatchSource:
             raise ConfigError(f"source.path {cfg.folder}", "is not a folder to watch")
         self.cfg = cfg
         self.skipped_files = 0
+        self.scans = 0
+        self._folder_mtime_ns: int | None = None
+        self._last_scan_s = 0.0
         self._seen: set[Path] = set() if cfg.include_existing else set(self._listing())
 
     def stats(self) -> dict[str, int]:
         return {"skipped_files": self.skipped_files}
 
     def _listing(self) -> list[Path]:
+        self.scans += 1
+        self._last_scan_s = time.monotonic()
         return sorted(self.cfg.folder.glob(self.cfg.pattern))
 
+    def _folder_changed(self) -> bool:
+        """Whether the folder's entries may have changed since the last look (its mtime
+        moved, or ``FULL_SCAN_S`` passed: coarse-mtime filesystems miss quick changes)."""
+        try:
+            mtime = self.cfg.folder.stat().st_mtime_ns
+        except OSError:
+            return True  # let the listing say what is wrong
+        changed = mtime != self._folder_mtime_ns
+        self._folder_mtime_ns = mtime
+        return changed or time.monotonic() - self._last_scan_s >= FULL_SCAN_S
+
     def _settled(self, pending: dict[Path, tuple[int, int]]) -> list[Path]:
-        """New paths whose size and mtime held still since the last poll."""
+        """New paths whose size and mtime held still since the last poll. The folder is
+        listed again only when it changed or a file is settling, and paths that are gone
+        leave the seen-set (it holds what the folder holds, not all history)."""
+        if not pending and not self._folder_changed():
+            return []
+        listing = self._listing()
+        present = set(listing)
+        self._seen &= present
+        for gone in [p for p in pending if p not in present]:
+            del pending[gone]
         ready = []
-        for path in self._listing():
+        for path in listing:
             if path in self._seen:
                 continue
             try:

@@ -46,3 +46,27 @@ def test_tiled_staining_equals_whole_frame(shape: tuple[int, int]) -> None:
 def test_tile_must_be_a_stride_multiple(shipped_int8: LoadedModel) -> None:
     with pytest.raises(ConfigError, match=r"model\.tile_px"):
         Stainer(shipped_int8, tile_px=100)
+
+
+def test_a_frame_over_the_pixel_budget_runs_in_tiles_even_without_tile_px() -> None:
+    """Issue 14: a 268-megapixel frame ran whole by default; above ``whole_frame_max_px``
+    the stainer now tiles by itself, with the same result as a whole-frame run."""
+    model = load_model(default_model_path("fp32"), SessionConfig())
+    image = np.random.default_rng(1).standard_normal((600, 700)).astype(np.float32)
+    whole = Stainer(model).stain(image)
+    budget = Stainer(model, whole_frame_max_px=100_000, auto_tile_px=256)
+    runs: list[tuple[int, ...]] = []
+    inner = budget._run
+
+    def counted(x: np.ndarray) -> dict[str, np.ndarray]:
+        runs.append(x.shape)
+        return inner(x)
+
+    budget._run = counted  # type: ignore[method-assign]
+    tiled = budget.stain(image)
+    assert len(runs) == 9  # 3 x 3 tiles of 256 px (each with the halo)
+    for name in whole:
+        np.testing.assert_allclose(tiled[name], whole[name], atol=1e-4)
+    assert len(runs) == 9
+    budget.stain(image[:300, :300])  # under the budget: one whole run
+    assert len(runs) == 10 and runs[-1][-2:] == (320, 320)
