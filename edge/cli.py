@@ -297,6 +297,36 @@ def bench(sizes: str, frames: int, models: str) -> None:
         )
 
 
+@main.command()
+@click.option("--frames", default=100_000, show_default=True)
+@click.option("--size", "size_px", default=256, show_default=True, help="Frame side in px.")
+@click.option("--reload-every", default=1_000, show_default=True, help="Frames between reloads.")
+@click.option("--kill-every", default=1_000, show_default=True, help="Frames between crashes.")
+def soak(frames: int, size_px: int, reload_every: int, kill_every: int) -> None:
+    """FRAMES through the daemon with a fast, a slow and a crashing subscriber and periodic
+    reloads; RSS, fds and threads at start, middle and end. Exit 1 on a leak or counters
+    that do not add up (RSS growth over 5% middle -> end, more fds or threads at the end)."""
+    from edge.soak import SoakConfig, run_soak
+
+    cfg = SoakConfig(frames, size_px, reload_every, kill_every)
+    with click.progressbar(length=frames, label="soak", file=sys.stderr) as bar:
+        done = [0]
+
+        def advance(n: int) -> None:
+            bar.update(max(0, min(n, frames) - done[0]))
+            done[0] = max(done[0], min(n, frames))
+
+        result = run_soak(cfg, advance)
+    for line in result.lines():
+        click.echo(line)
+    first, last = result.samples[0], result.samples[-1]
+    leaks = last.fds > first.fds or last.threads > first.threads
+    if not result.adds_up() or result.rss_growth() > 0.05 or leaks:
+        click.echo("soak: FAILED", err=True)
+        sys.exit(1)
+    click.echo("soak: passed")
+
+
 @main.command("bench-hook")
 @click.option("--size", "size_px", default=2048, show_default=True, help="Frame side in px.")
 @click.option("--calls", default=200, show_default=True)
