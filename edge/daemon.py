@@ -43,6 +43,22 @@ class State(enum.StrEnum):
     FAILED = "failed"
 
 
+def release_freed_memory() -> None:
+    """Hand memory freed by a dropped onnxruntime session back to the OS (glibc keeps it
+    otherwise: measured with ``aglu-edge soak``, RSS rose ~25 MB over the first reloads).
+    A no-op where the C library has no ``malloc_trim``."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()  # the old session goes now, not at some later collection
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
 class TooManyErrors(AgluError):
     pass
 
@@ -199,6 +215,7 @@ class Daemon:
                 ok = False
             else:
                 self.cfg, self.active = merged, active
+                release_freed_memory()  # the old session's arena
                 self.reloads["ok"] += 1
                 logger.info("reloaded: model %s (%s)", active.model.card.name, active.model.sha256)
                 ok = True

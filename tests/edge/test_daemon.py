@@ -184,3 +184,49 @@ def test_stop_aborts_a_slow_inference_and_the_final_status_adds_up() -> None:
     assert daemon.state is State.STOPPED
     c = final.header["counters"]
     assert c == {"received": 1, "published": 0, "dropped": 1, "errors": 0}
+
+
+class _BrokenSource:
+    """A source whose camera call raises after two frames."""
+
+    name = "broken"
+
+    def frames(self, stop: object) -> object:
+        import time
+
+        from edge.frames import Frame
+
+        for i in range(2):
+            yield Frame(i, np.ones((64, 80), np.float32), time.time_ns())
+        raise OSError("camera unplugged")
+
+
+def test_a_source_failure_fails_the_daemon_with_a_final_status() -> None:
+    """`aglu-edge run` exits 1 on `daemon.failure` (systemd restarts it)."""
+    daemon = Daemon(_config(), source=_BrokenSource())  # type: ignore[arg-type]
+    daemon.start()
+    try:
+        assert daemon.wait(10)
+    finally:
+        daemon.stop()
+    assert isinstance(daemon.failure, OSError) and daemon.state is State.FAILED
+    c = daemon.counters.snapshot()
+    assert c.received == 2 == c.published + c.dropped + c.errors
+
+
+def test_too_many_consecutive_errors_fail_the_daemon() -> None:
+    from edge.daemon import TooManyErrors
+
+    bad = [np.ones((64, 80), np.complex64)] * 8
+    source = GatedSource(bad, period_s=0.001)
+    cfg = local_config(source={"height_px": 64, "width_px": 64}, run={"max_consecutive_errors": 3})
+    daemon = Daemon(cfg, source=source)
+    daemon.start()
+    source.gate.set()
+    try:
+        assert daemon.wait(10)
+    finally:
+        daemon.stop()
+    assert isinstance(daemon.failure, TooManyErrors) and daemon.state is State.FAILED
+    c = daemon.counters.snapshot()
+    assert c.errors == 3 and c.received == c.published + c.dropped + c.errors
