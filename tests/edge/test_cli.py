@@ -62,10 +62,11 @@ def test_run_under_systemd_notify_reload_and_sigterm(tmp_path: Path) -> None:
     """The service as systemd runs it: READY after warm-up; SIGHUP with a broken model keeps
     serving (the control socket reports the failed reload); SIGTERM -> STOPPING, exit 0 < 2 s."""
     control = f"tcp://127.0.0.1:{_free_port()}"
+    publish = f"tcp://127.0.0.1:{_free_port()}"
     cfg = tmp_path / "edge.toml"
     base = (
         "[source]\nheight_px = 64\nwidth_px = 64\nfps = 20\n"
-        f'[publish]\nendpoint = "tcp://127.0.0.1:{_free_port()}"\n'
+        f'[publish]\nendpoint = "{publish}"\n'
         f'[control]\nendpoint = "{control}"\n'
     )
     cfg.write_text(base)
@@ -89,6 +90,22 @@ def test_run_under_systemd_notify_reload_and_sigterm(tmp_path: Path) -> None:
         status = json.loads(_cli("ctl", "status", "--control", control).stdout)
         assert status["reloads"] == {"ok": 0, "failed": 1} and status["state"] == "ready"
         assert status["model"]["precision"] == "int8"
+        cfg.write_text("[source\nbroken toml")  # SIGHUP with a config that does not parse
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while status["reloads"]["failed"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status = json.loads(_cli("ctl", "status", "--control", control).stdout)
+        assert status["reloads"] == {"ok": 0, "failed": 2} and status["state"] == "ready"
+        cfg.write_text(base.replace("[publish]\n", "[publish]\npublish_input = false\n"))
+        proc.send_signal(signal.SIGHUP)  # [publish] publish_input applies at once
+        _notify_messages(notify, "READY=1")
+        with Subscriber(publish, topics=(b"frame",)) as sub:
+            t_hup = time.time_ns()
+            msg = sub.recv(timeout_s=10)
+            while not (isinstance(msg, FrameMessage) and msg.header["t_ns"]["received"] > t_hup):
+                msg = sub.recv(timeout_s=10)
+        assert "qpi" not in msg.arrays and "dapi" in msg.arrays
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert "STOPPING=1" in _notify_messages(notify, "STOPPING=1")

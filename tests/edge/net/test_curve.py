@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import stat
 import subprocess
 import sys
@@ -74,11 +75,21 @@ def test_authorised_subscriber_receives(daemon: Daemon, keys: dict[str, Path]) -
 def test_unauthorised_subscriber_gets_nothing(
     daemon: Daemon, keys: dict[str, Path], who: str
 ) -> None:
-    """Status goes out every 50 ms, so 1.5 s of silence means the handshake refused us."""
+    """Status goes out every 50 ms, so 1.5 s of silence means the handshake refused us,
+    while an authorised subscriber connected alongside receives frames in the same window."""
     curve = CurveClientConfig(keys["server_public"], keys["mallory"]) if who == "mallory" else None
-    with Subscriber(_local(daemon.endpoint), curve=curve) as sub, pytest.raises(TimeoutError):
-        sub.recv(timeout_s=1.5)
-    assert daemon.counters.snapshot().received > 0  # the daemon kept serving meanwhile
+    alice = CurveClientConfig(keys["server_public"], keys["alice"])
+    with Subscriber(_local(daemon.endpoint), curve=alice) as ok:
+        ok.recv(timeout_s=10)  # alice is connected
+        before = daemon.counters.snapshot().published
+        with Subscriber(_local(daemon.endpoint), curve=curve) as sub, pytest.raises(TimeoutError):
+            sub.recv(timeout_s=1.5)
+        assert daemon.counters.snapshot().published > before  # frames went out meanwhile
+        frames = 0
+        with contextlib.suppress(TimeoutError):
+            while frames == 0:
+                frames += isinstance(ok.recv(timeout_s=2), FrameMessage)
+        assert frames > 0  # ... and reached the authorised subscriber
 
 
 def test_network_bind_without_keys_is_refused() -> None:
