@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import socket
 import threading
 import time
 import warnings
@@ -14,6 +15,7 @@ import pytest
 import zmq
 
 from edge.daemon import Daemon
+from edge.errors import BindError
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
 from edge.sources.mm.hook import StainHook, hook_in_process, hook_to_daemon
@@ -149,3 +151,84 @@ def test_frame_from_mm_makes_headers_json_safe() -> None:
     assert f.pixel_size_um == 0.65 and f.axes == {"time": 3}
     json.dumps({"axes": f.axes, "metadata": f.metadata})
     assert frame_from_mm(f.image, {"PixelSizeUm": "0"}, 1, "t").pixel_size_um is None
+
+
+TIME_TAGS = ("Time", "ElapsedTime", "TimeReceivedByCore", "ImageNumber", "StartTime", "Date")
+
+
+def _dataset(root: Path, name: str, hook: StainHook | None, core: Any, t_points: int) -> Any:
+    """A longer acquisition (``t_points`` x Z, 100 ms apart); every image's bytes and its
+    metadata without the keys that differ between any two runs (times, counters)."""
+    from pycromanager import Acquisition, multi_d_acquisition_events
+
+    events = multi_d_acquisition_events(
+        num_time_points=t_points, time_interval_s=0.1, z_start=0, z_end=Z - 1, z_step=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        with Acquisition(
+            directory=str(root), name=name, image_process_fn=hook, show_display=False
+        ) as acq:
+            acq.acquire(events)
+        ds = acq.get_dataset()
+        try:
+            out = []
+            for t in range(t_points):
+                for z in range(Z):
+                    meta = ds.read_metadata(time=t, z=z)
+                    kept = {k: v for k, v in meta.items() if not any(s in k for s in TIME_TAGS)}
+                    out.append((ds.read_image(time=t, z=z).tobytes(), kept))
+        finally:
+            ds.close()
+        del acq, ds
+        gc.collect()
+    assert not core.is_buffer_overflowed()
+    return out
+
+
+def test_saved_data_is_identical_with_the_daemon_killed_and_restarted_mid_acquisition(
+    mm_core: Any, tmp_path: Path
+) -> None:
+    """Issue 14: the old test stopped the daemon 0.05 s in, before frame 1. Here a 90-frame
+    acquisition (3 s) runs while the daemon serves 5 frames, is stopped, and comes back on
+    the same port; every saved image and its metadata (times aside) equal a run without
+    the hook."""
+    t_points = 30
+    reference = _dataset(tmp_path, "reference", None, mm_core, t_points)
+    with socket.socket() as probe:  # a free port (closed at once, unlike a zmq socket)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    cfg = local_config(source={"kind": "ingest", "endpoint": f"tcp://127.0.0.1:{port}"})
+    daemons = [Daemon(cfg)]
+    daemons[0].start()
+
+    def restart() -> None:
+        while daemons[0].counters.snapshot().received < 5:  # serving the acquisition
+            time.sleep(0.01)
+        daemons[0].stop()
+        time.sleep(0.3)  # the hook keeps sending into nothing meanwhile
+        for _ in range(50):  # libzmq releases the port asynchronously, as after a crash
+            try:
+                d = Daemon(cfg)
+                d.start()
+            except BindError:
+                time.sleep(0.1)
+                continue
+            daemons.append(d)
+            return
+
+    timer = threading.Thread(target=restart, daemon=True)
+    timer.start()
+    try:
+        with hook_to_daemon(f"tcp://127.0.0.1:{port}", hwm=2) as hook:
+            hooked = _dataset(tmp_path, "hooked", hook, mm_core, t_points)
+    finally:
+        timer.join(30)
+        for d in daemons:
+            d.stop()
+    assert len(hooked) == len(reference) == t_points * Z
+    assert [h[0] for h in hooked] == [r[0] for r in reference]  # every pixel byte
+    assert [h[1] for h in hooked] == [r[1] for r in reference]  # the rest of the metadata
+    assert all({"Camera", "Width", "Height"} <= h[1].keys() for h in hooked)  # not vacuous
+    assert hook.frames == t_points * Z and hook.errors == 0
+    assert len(daemons) == 2 and all(d.counters.snapshot().received > 0 for d in daemons)
