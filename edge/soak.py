@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from edge.config import EdgeConfig, parse_config
 from edge.daemon import Daemon
@@ -79,11 +80,8 @@ class SoakResult:
 
 
 def sample(frames: int) -> Sample:
-    rss_kb = next(
-        int(line.split()[1])
-        for line in open("/proc/self/status").read().splitlines()  # noqa: SIM115
-        if line.startswith("VmRSS:")
-    )
+    status = Path("/proc/self/status").read_text().splitlines()
+    rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
     return Sample(frames, rss_kb / 1024, len(os.listdir("/proc/self/fd")), threading.active_count())
 
 
