@@ -58,6 +58,21 @@ def _notify_messages(sock: socket.socket, until: str) -> list[str]:
     return got
 
 
+def _service(cfg: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], socket.socket]:
+    """``aglu-edge run`` as systemd starts it: a process, and the notify socket it reports to."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, notify
+
+
 def test_run_under_systemd_notify_reload_and_sigterm(tmp_path: Path) -> None:
     """The service as systemd runs it: READY after warm-up; SIGHUP with a broken model keeps
     serving (the control socket reports the failed reload); SIGTERM -> STOPPING, exit 0 < 2 s."""
@@ -70,16 +85,7 @@ def test_run_under_systemd_notify_reload_and_sigterm(tmp_path: Path) -> None:
         f'[control]\nendpoint = "{control}"\n'
     )
     cfg.write_text(base)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(60)
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, notify = _service(cfg, tmp_path)
     try:
         _notify_messages(notify, "READY=1")
         (tmp_path / "bad.onnx").write_bytes(b"not a model")
@@ -161,16 +167,7 @@ def test_sigterm_with_a_2048_px_frame_in_flight(tmp_path: Path) -> None:
         f'[publish]\nendpoint = "{publish}"\nstatus_interval_s = 0.2\n'
         '[control]\nendpoint = ""\n'
     )
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(60)
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, notify = _service(cfg, tmp_path)
     try:
         _notify_messages(notify, "READY=1")
         with Subscriber(publish) as sub:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import zmq
@@ -73,20 +74,24 @@ def hostile_payloads() -> st.SearchStrategy[bytes]:
     )
 
 
+def _raw_request(endpoint: str, parts: list[bytes], wait_ms: int = 2000) -> Any:
+    """Send raw parts on a fresh REQ socket; the JSON reply, or None on silence."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(endpoint)
+        sock.send_multipart(parts)
+        return json.loads(sock.recv()) if sock.poll(wait_ms) else None
+    finally:
+        sock.close(0)
+
+
 def test_a_deeply_nested_request_is_refused_and_the_socket_keeps_serving(
     server: ControlServer,
 ) -> None:
     """Issue 14, bug 1: ``b"[" * 4000`` raised RecursionError and killed the control thread."""
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    try:
-        sock.connect(server.endpoint)
-        sock.send(b"[" * 4000)
-        assert sock.poll(2000), "no reply"
-        reply = json.loads(sock.recv())
-        assert not reply["ok"] and "nested too deeply" in reply["error"]
-    finally:
-        sock.close(0)
+    reply = _raw_request(server.endpoint, [b"[" * 4000])
+    assert reply is not None and not reply["ok"] and "nested too deeply" in reply["error"]
     assert request(server.endpoint, "ping")["ok"]
 
 
@@ -98,16 +103,9 @@ def test_random_requests_get_an_answer_and_the_socket_keeps_serving(
     server: ControlServer, parts: list[bytes]
 ) -> None:
     """Whatever a client sends, it gets one reply (ok or a named error), then ping works."""
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    try:
-        sock.connect(server.endpoint)
-        sock.send_multipart(parts)
-        assert sock.poll(2000), "no reply to a malformed request"
-        reply = json.loads(sock.recv())
-        assert reply["ok"] or reply["error"]
-    finally:
-        sock.close(0)
+    reply = _raw_request(server.endpoint, parts)
+    assert reply is not None, "no reply to a malformed request"
+    assert reply["ok"] or reply["error"]
     assert request(server.endpoint, "ping")["ok"]
 
 
@@ -115,12 +113,5 @@ def test_a_message_over_the_transport_limit_leaves_the_socket_serving(
     server: ControlServer,
 ) -> None:
     """libzmq drops the sender of a frame over MAXMSGSIZE; others are still answered."""
-    sock = zmq.Context.instance().socket(zmq.REQ)
-    sock.setsockopt(zmq.LINGER, 0)
-    try:
-        sock.connect(server.endpoint)
-        sock.send(b"[" * 100_000)
-        assert not sock.poll(300)  # silence for that client
-    finally:
-        sock.close(0)
+    assert _raw_request(server.endpoint, [b"[" * 100_000], wait_ms=300) is None  # silence
     assert request(server.endpoint, "ping")["ok"]
