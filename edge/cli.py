@@ -83,17 +83,23 @@ def _run_daemon(cfg: EdgeConfig, config_path: Path | None) -> Daemon:
     signal.signal(signal.SIGTERM, _on_stop)
     signal.signal(signal.SIGINT, _on_stop)
     signal.signal(signal.SIGHUP, _on_hup)
+    def _reload() -> None:
+        logger.info("SIGHUP: reloading %s", config_path or "the embedded default")
+        try:
+            new = load_config(config_path)
+        except AgluError as exc:
+            daemon.reload_failed(exc)
+        else:
+            daemon.reload(new)
+
     daemon.start()
+    reloader: threading.Thread | None = None
     while not stop.is_set() and not daemon.wait(0.1):
-        if reload_requested.is_set():
+        if reload_requested.is_set() and (reloader is None or not reloader.is_alive()):
             reload_requested.clear()
-            logger.info("SIGHUP: reloading %s", config_path or "the embedded default")
-            try:
-                new = load_config(config_path)
-            except AgluError as exc:
-                daemon.reload_failed(exc)
-            else:
-                daemon.reload(new)
+            # On its own thread: a SIGTERM during a model load and warm-up is not kept waiting.
+            reloader = threading.Thread(target=_reload, name="aglu-reload", daemon=True)
+            reloader.start()
     daemon.stop()
     return daemon
 

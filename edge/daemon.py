@@ -201,6 +201,9 @@ class Daemon:
                     logger.warning("reload: [%s] changed; it applies after a restart", section)
             try:
                 active = self._load(merged, self._shape_px)
+                if self._stop.is_set():  # SIGTERM came during the load: stopping wins
+                    logger.info("reload abandoned: the daemon is stopping")
+                    return False
                 planes = (active.model.card.input_planes, self.model.card.input_planes)
                 if planes[0] != planes[1]:
                     raise ModelError(
@@ -221,7 +224,7 @@ class Daemon:
                 ok = True
             if self.state is State.RELOADING:
                 self.state = previous
-            self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
+                self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
             return ok
 
     def stop(self, timeout_s: float = 1.5) -> None:

@@ -105,3 +105,41 @@ def test_a_model_that_fails_warm_up_is_one_line_at_start(fixed_size_model: Path)
     d = Daemon(local_config(source=SOURCE, model={"path": str(fixed_size_model)}))
     with pytest.raises(ModelError, match="warm-up on 64x64 failed"):
         d.start()
+
+
+class _Recorder:
+    """A Notifier that keeps what the daemon tells systemd."""
+
+    def __init__(self) -> None:
+        self.fields: list[str] = []
+
+    def notify(self, *fields: str) -> None:
+        self.fields += fields
+
+    def watchdog(self) -> None:
+        pass
+
+
+def test_a_stop_during_a_reload_wins_and_no_ready_follows_stopping() -> None:
+    """Issue 14: SIGTERM during a reload waited for the model load and two warm-ups, then
+    the reload announced READY=1 after STOPPING=1."""
+    import threading
+
+    notes = _Recorder()
+    d = Daemon(local_config(source={**SOURCE, "height_px": 1024, "width_px": 1024}), notifier=notes)
+    d.start()
+    result: list[bool] = []
+    reload = threading.Thread(
+        target=lambda: result.append(d.reload(local_config(model={"precision": "fp32"})))
+    )
+    reload.start()
+    while "RELOADING=1" not in notes.fields:
+        time.sleep(0.005)
+    t0 = time.monotonic()
+    d.stop()
+    stop_s = time.monotonic() - t0
+    reload.join(30)
+    assert stop_s < 1.0 and d.state is State.STOPPED
+    assert result == [False] and d.model.card.precision == "int8"
+    after = notes.fields[notes.fields.index("STOPPING=1") :]
+    assert "READY=1" not in after
