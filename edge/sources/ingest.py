@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -156,6 +157,7 @@ class IngestSource:
         check_ingest_endpoint(cfg.endpoint)
         self.cfg = cfg
         self.rejected = 0
+        self.unread_at_stop = 0
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
         self._sock.setsockopt(zmq.RCVHWM, cfg.hwm)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -167,7 +169,15 @@ class IngestSource:
         self._sock.close(0)  # idempotent
 
     def stats(self) -> dict[str, int]:
-        return {"rejected": self.rejected}
+        return {"rejected": self.rejected, "unread_at_stop": self.unread_at_stop}
+
+    def _count_unread(self) -> None:
+        """Messages the hooks sent that were still in the socket at stop: counted (the hook
+        counted them as sent), never stained."""
+        with contextlib.suppress(zmq.ZMQError):
+            while self._sock.poll(0):
+                self._sock.recv_multipart(zmq.NOBLOCK)
+                self.unread_at_stop += 1
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         try:
@@ -188,6 +198,7 @@ class IngestSource:
                     continue
                 yield frame
         finally:
+            self._count_unread()
             self.close()
 
 

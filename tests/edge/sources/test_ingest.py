@@ -87,3 +87,23 @@ def test_one_hostile_message_costs_one_rejection_and_nothing_else(source: Ingest
 def test_pixel_size_beyond_float_range_is_unknown() -> None:
     assert pixel_size_or_none(2**2000) is None
     assert pixel_size_or_none(0.65) == 0.65
+
+
+def test_frames_still_in_the_socket_at_stop_are_counted(source: IngestSource) -> None:
+    """The hook counts them as sent; the daemon used to never see them. Now the final
+    status says how many were unread (source.unread_at_stop)."""
+    client = IngestClient(IngestConfig(source.endpoint))
+    try:
+        deadline = time.monotonic() + 5
+        while not client.send(Frame(0, np.zeros((4, 4), np.uint16), 1)):  # until connected
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        for i in (1, 2):
+            assert client.send(Frame(i, np.zeros((4, 4), np.uint16), 1))
+        time.sleep(0.3)  # in the daemon's socket, not read
+        stop = threading.Event()
+        stop.set()
+        assert list(source.frames(stop)) == []
+    finally:
+        client.close()
+    assert source.stats() == {"rejected": 0, "unread_at_stop": 3}
