@@ -58,12 +58,16 @@ def test_a_crashed_subscriber_never_stalls_the_daemon() -> None:
     try:
         sub = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "subscribe", "--endpoint", daemon.endpoint],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            text=True,
         )
-        time.sleep(1.5)  # it connects and receives (interpreter start included)
+        assert sub.stdout is not None
+        line = sub.stdout.readline()  # a frame line: it connected and received
+        assert line.startswith("frame"), line
         sub.send_signal(signal.SIGKILL)
         sub.wait(10)
+        sub.stdout.close()
         before = daemon.counters.snapshot().published
         with Subscriber(daemon.endpoint, topics=(b"frame",)) as other:
             assert isinstance(other.recv(timeout_s=5), FrameMessage)
