@@ -164,6 +164,8 @@ def run_soak(cfg: SoakConfig, progress: Callable[[int], None] = lambda n: None) 
                 crashing = _crashing_subscriber(daemon.endpoint)
                 result.subscriber_restarts += 1
                 next_kill += cfg.kill_every
+        for _ in marks:  # a short run can end between two looks
+            result.samples.append(sample(daemon.counters.snapshot().received))
     finally:
         stop.set()
         for r in readers:
