@@ -30,8 +30,10 @@ def _events() -> list[dict[str, Any]]:
     return multi_d_acquisition_events(num_time_points=T, z_start=0, z_end=Z - 1, z_step=1)
 
 
-def _acquire(core: Any, root: Path, name: str, hook: StainHook | None = None) -> np.ndarray:
-    """Run one acquisition (NDTiff on disk); return every image it saved, in axis order.
+def _run_acquisition(
+    core: Any, root: Path, name: str, hook: StainHook | None, events: Any, read: Any
+) -> Any:
+    """Run one acquisition (NDTiff on disk); ``read(dataset)`` what it saved.
 
     ndstorage's writer (inside pycromanager) leaves read handles open after close();
     they are collected here with ResourceWarning ignored, so our own leaks still fail."""
@@ -42,15 +44,25 @@ def _acquire(core: Any, root: Path, name: str, hook: StainHook | None = None) ->
         with Acquisition(
             directory=str(root), name=name, image_process_fn=hook, show_display=False
         ) as acq:
-            acq.acquire(_events())
+            acq.acquire(events)
         ds = acq.get_dataset()
         try:
-            images = np.stack([ds.read_image(time=t, z=z) for t in range(T) for z in range(Z)])
+            saved = read(ds)
         finally:
             ds.close()
         del acq, ds
         gc.collect()
     assert not core.is_buffer_overflowed()
+    return saved
+
+
+def _acquire(core: Any, root: Path, name: str, hook: StainHook | None = None) -> np.ndarray:
+    """Every image a T x Z acquisition saved, in axis order."""
+
+    def read(ds: Any) -> np.ndarray:
+        return np.stack([ds.read_image(time=t, z=z) for t in range(T) for z in range(Z)])
+
+    images: np.ndarray = _run_acquisition(core, root, name, hook, _events(), read)
     return images
 
 
@@ -159,31 +171,22 @@ TIME_TAGS = ("Time", "ElapsedTime", "TimeReceivedByCore", "ImageNumber", "StartT
 def _dataset(root: Path, name: str, hook: StainHook | None, core: Any, t_points: int) -> Any:
     """A longer acquisition (``t_points`` x Z, 100 ms apart); every image's bytes and its
     metadata without the keys that differ between any two runs (times, counters)."""
-    from pycromanager import Acquisition, multi_d_acquisition_events
+    from pycromanager import multi_d_acquisition_events
 
     events = multi_d_acquisition_events(
         num_time_points=t_points, time_interval_s=0.1, z_start=0, z_end=Z - 1, z_step=1
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        with Acquisition(
-            directory=str(root), name=name, image_process_fn=hook, show_display=False
-        ) as acq:
-            acq.acquire(events)
-        ds = acq.get_dataset()
-        try:
-            out = []
-            for t in range(t_points):
-                for z in range(Z):
-                    meta = ds.read_metadata(time=t, z=z)
-                    kept = {k: v for k, v in meta.items() if not any(s in k for s in TIME_TAGS)}
-                    out.append((ds.read_image(time=t, z=z).tobytes(), kept))
-        finally:
-            ds.close()
-        del acq, ds
-        gc.collect()
-    assert not core.is_buffer_overflowed()
-    return out
+
+    def read(ds: Any) -> list[tuple[bytes, dict[str, Any]]]:
+        out = []
+        for t in range(t_points):
+            for z in range(Z):
+                meta = ds.read_metadata(time=t, z=z)
+                kept = {k: v for k, v in meta.items() if not any(s in k for s in TIME_TAGS)}
+                out.append((ds.read_image(time=t, z=z).tobytes(), kept))
+        return out
+
+    return _run_acquisition(core, root, name, hook, events, read)
 
 
 def test_saved_data_is_identical_with_the_daemon_killed_and_restarted_mid_acquisition(
