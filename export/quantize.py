@@ -12,7 +12,7 @@ too, at 8.1 vs 7.7 ms per 256x256 frame.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,10 @@ def quantize_int8(
     out_path: Path,
     calibration: Sequence[npt.NDArray[np.float32]],
     fp32_modules: Sequence[str] = FP32_MODULES,
+    calibration_options: Mapping[str, Any] | None = None,
 ) -> None:
+    """``calibration_options``: ``calibrate_method`` / ``extra_options`` instead of MinMax
+    (tools/int8_study.py compares them; the export uses the default)."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -75,6 +78,6 @@ def quantize_int8(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
             nodes_to_exclude=excluded,
+            **{"calibrate_method": CalibrationMethod.MinMax, **(calibration_options or {})},
         )

@@ -3,8 +3,8 @@ to fp32? Not part of the product; the figures in docs/evaluation/README.md came 
 
     .venv/bin/python tools/int8_study.py runs/X/X.pt exported/X.onnx [variant,...]
 
-Quantizes the fp32 graph as ``export/quantize.py`` does (QDQ, per-channel s8 weights,
-u8 activations, ``FP32_MODULES`` kept fp32), changing one thing per variant, and prints
+Quantizes the fp32 graph with the export's own ``quantize_int8`` (QDQ, per-channel s8
+weights, u8 activations, ``FP32_MODULES`` kept fp32), changing one thing per variant, and prints
 Pearson r of int8 vs fp32 on up to 8 validation windows of 512 px (never the test split).
 Variants: minmax (the export's), movavg (MinMax with a moving average over frames),
 p99.99 / p99.999 (percentile calibration), and fp32-<group> (that group of convs kept
@@ -20,11 +20,10 @@ from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-from onnxruntime.quantization.shape_inference import quant_pre_process
+from onnxruntime.quantization import CalibrationMethod
 
 from export.pipeline import frames_of, load_checkpoint
-from export.quantize import FP32_MODULES, _Frames, fp32_conv_nodes
+from export.quantize import FP32_MODULES, quantize_int8
 from training.data import build_fields
 
 SIDE_PX = 512
@@ -61,23 +60,11 @@ def main(checkpoint: Path, fp32: Path, names: list[str]) -> None:
 
     reference = predict(fp32)
     tmp = Path(tempfile.mkdtemp())
-    pre = tmp / "pre.onnx"
-    quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
     for name in names:
         group = GROUPS[name.removeprefix("fp32-")] if name.startswith("fp32-") else ()
-        options = MINMAX if group else VARIANTS[name]
         out = tmp / f"{name}.onnx"
-        quantize_static(
-            str(pre),
-            str(out),
-            _Frames(calib),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=fp32_conv_nodes(fp32, FP32_MODULES + group),
-            **options,
-        )
+        options = MINMAX if group else VARIANTS[name]
+        quantize_int8(fp32, out, calib, FP32_MODULES + group, options)
         r = np.corrcoef(reference, predict(out))[0, 1]
         print(f"{checkpoint.stem} {name}: int8 vs fp32 Pearson r {r:.4f}", flush=True)
 
