@@ -101,13 +101,21 @@ def test_port_in_use_is_one_clear_error() -> None:
         blocker.close(0)
 
 
+def _until_done(daemon: Daemon, gate: GatedSource | None = None) -> Snapshot:
+    """Start the daemon (open ``gate``'s source), run it until its worker ends; its counters."""
+    daemon.start()
+    if gate is not None:
+        gate.gate.set()
+    try:
+        assert daemon.wait(30)
+    finally:
+        daemon.stop()
+    return daemon.counters.snapshot()
+
+
 def _run_to_end(source: dict[str, object], **sections: dict[str, object]) -> Snapshot:
     """Run the daemon on a finite simulated source until it ends; its final counters."""
-    daemon = Daemon(local_config(source=source, **sections))
-    daemon.start()
-    assert daemon.wait(30)
-    daemon.stop()
-    return daemon.counters.snapshot()
+    return _until_done(Daemon(local_config(source=source, **sections)))
 
 
 def test_simulated_source_streams_until_max_frames() -> None:
@@ -204,13 +212,8 @@ class _BrokenSource:
 def test_a_source_failure_fails_the_daemon_with_a_final_status() -> None:
     """`aglu-edge run` exits 1 on `daemon.failure` (systemd restarts it)."""
     daemon = Daemon(_config(), source=_BrokenSource())  # type: ignore[arg-type]
-    daemon.start()
-    try:
-        assert daemon.wait(10)
-    finally:
-        daemon.stop()
+    c = _until_done(daemon)
     assert isinstance(daemon.failure, OSError) and daemon.state is State.FAILED
-    c = daemon.counters.snapshot()
     assert c.received == 2 == c.published + c.dropped + c.errors
 
 
@@ -221,12 +224,6 @@ def test_too_many_consecutive_errors_fail_the_daemon() -> None:
     source = GatedSource(bad, period_s=0.001)
     cfg = local_config(source={"height_px": 64, "width_px": 64}, run={"max_consecutive_errors": 3})
     daemon = Daemon(cfg, source=source)
-    daemon.start()
-    source.gate.set()
-    try:
-        assert daemon.wait(10)
-    finally:
-        daemon.stop()
+    c = _until_done(daemon, source)
     assert isinstance(daemon.failure, TooManyErrors) and daemon.state is State.FAILED
-    c = daemon.counters.snapshot()
     assert c.errors == 3 and c.received == c.published + c.dropped + c.errors
