@@ -62,5 +62,72 @@ def main(
         click.echo(f"bioimage.io package: {package} (bioimageio.spec: valid)")
 
 
+@click.command(cls=AgluCommand)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option(
+    "--recipe",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The model's recipe: its TOML, or the training run's config.resolved.json.",
+)
+@click.option("--name", required=True, help="The shipped name, e.g. aglu-brightfield.")
+@click.option("--licence", required=True, help="The training data's licence.")
+@click.option("--source", default="", help="Where the training data comes from (citation).")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="The shipped .onnx file."
+)
+@click.option(
+    "--report-dir", type=click.Path(path_type=Path), required=True, help="quality.md goes here."
+)
+@click.option(
+    "--compare-metrics",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="aglu-train compare's metrics.json: its figures go into the card's metrics.",
+)
+@click.option("--compare-row", default=None, help="This model's row (default: the challenger).")
+@click.option(
+    "--other-recipe",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Another modality's recipe: its test frames must be flagged.",
+)
+@click.option("--debug", is_flag=True)
+def ship(
+    model: Path,
+    recipe: Path,
+    name: str,
+    licence: str,
+    source: str,
+    out: Path,
+    report_dir: Path,
+    compare_metrics: Path | None,
+    compare_row: str | None,
+    other_recipe: Path | None,
+    debug: bool,
+) -> None:
+    """Calibrate sigma, measure the input statistics and write MODEL's shippable copy."""
+    import shlex
+    import sys
+
+    from export.ship import ShipOptions, run_ship
+    from export.ship_report import write_report
+
+    setup_logging(debug)
+    opts = ShipOptions(name, licence, source, compare_metrics, compare_row, other_recipe)
+    report = run_ship(model, recipe, out, opts)
+    command = shlex.join(["aglu-ship", *sys.argv[1:]])
+    path = write_report(report, report_dir, command)
+    cal = report.card.calibration
+    assert cal is not None
+    click.echo(f"{out}: {report.card.name}, sigma x {cal.sigma_scale:.3f}; report {path}")
+    for split, table in report.coverage.items():
+        click.echo(
+            f"  coverage {split:<16} " + "  ".join(f"{k}%: {v:.3f}" for k, v in table.items())
+        )
+    for kind, rate in report.flag_rates.items():
+        click.echo(f"  flagged  {kind:<24} {rate:.3f}")
+
+
 if __name__ == "__main__":
     main()

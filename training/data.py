@@ -145,12 +145,17 @@ def _split_columns(
 ) -> ImagePair:
     """One pair: test = columns from ``test_from`` (else = validation), validation = the
     last ``val_fraction`` of the columns before it."""
-    end = test_from or p.qpi.shape[-1]
+    return _columns(p, column_slice(p.qpi.shape[-1], split, val_fraction, test_from))
+
+
+def column_slice(width: int, split: Split, val_fraction: float, test_from: int | None) -> slice:
+    """The columns of ``split`` in a one-pair dataset of ``width`` columns."""
+    end = test_from or width
     cut = round(end * (1 - val_fraction))
     cols = {"train": slice(0, cut), "val": slice(cut, end), "test": slice(end, None)}[split]
     if test_from is None and split == "test":
         cols = slice(cut, None)
-    return _columns(p, cols)
+    return cols
 
 
 def group_of(origin: str, pattern: str) -> str:

@@ -15,7 +15,8 @@ from edge.infer.preprocess import Normalization
 
 CARD_KEY = "aglu.model_card"
 CARD_FORMAT = "aglu-model-card"
-CARD_VERSION = 2  # 2: modality, input planes, fixed normalisation (1 still read)
+CARD_VERSION = 3  # 3: calibration, input statistics, training data; 2: modality, input
+# planes, fixed normalisation (1 and 2 still read)
 
 
 class _Frozen(BaseModel):
@@ -75,12 +76,55 @@ class TensorCard(_Frozen):
     description: str = ""
 
 
+class CalibrationCard(_Frozen):
+    """How far to trust ``sigma`` (``edge.infer.quality``), measured on validation data."""
+
+    split: str = Field(description="the data the scale was fitted on")
+    sigma_scale: float = Field(gt=0, description="calibrated sigma = sigma_scale x sigma")
+    level_scales: dict[str, float] = Field(
+        default_factory=dict,
+        description="per interval level (e.g. '50'): the factor for that interval's half-width",
+    )
+    sigma_high: float = Field(ge=0, description="99th percentile of calibrated sigma")
+    coverage: dict[str, float] = Field(
+        default_factory=dict, description="e.g. test_90: share of test pixels in the 90% interval"
+    )
+
+
+class InputStatsCard(_Frozen):
+    """Where the training inputs' statistics lie (``edge.infer.quality``)."""
+
+    features: tuple[str, ...] = Field(min_length=1)
+    center: tuple[float, ...]
+    scale: tuple[float, ...]
+    bound: tuple[float, ...] = Field(description="|z| / bound > 1 on any: out of distribution")
+    tile_px: int = Field(ge=16)
+    grid: int = Field(ge=1, le=8)
+    flag_rates: dict[str, float] = Field(
+        default_factory=dict, description="share of frames flagged, by kind, when measured"
+    )
+
+    @model_validator(mode="after")
+    def _same_lengths(self) -> InputStatsCard:
+        if not len(self.features) == len(self.center) == len(self.scale) == len(self.bound):
+            raise ValueError("features, center, scale and bound must have the same length")
+        if any(not v > 0 for v in (*self.scale, *self.bound)):
+            raise ValueError("every scale and bound must be > 0")
+        return self
+
+
+class TrainingDataCard(_Frozen):
+    description: str = Field(min_length=1)
+    licence: str = Field(min_length=1)
+    source: str = ""
+
+
 class ModelCard(_Frozen):
-    """Schema version 2 of the AGLU model card (version 1 cards read with the defaults:
-    one QPI plane, per-frame percentile normalisation)."""
+    """Schema version 3 of the AGLU model card (version 1 and 2 cards read with the
+    defaults: one QPI plane, per-frame percentile normalisation, no calibration)."""
 
     format: Literal["aglu-model-card"]
-    version: Literal[1, 2]
+    version: Literal[1, 2, 3]
     name: str = Field(min_length=1)
     model_version: str
     precision: Literal["fp32", "int8"]
@@ -99,6 +143,12 @@ class ModelCard(_Frozen):
     pixel_size_um: float | None = None
     dataset: str
     metrics: dict[str, float] = Field(default_factory=dict)
+    calibration: CalibrationCard | None = None
+    input_stats: InputStatsCard | None = None
+    training_data: TrainingDataCard | None = None
+    pixel_size_um_range: tuple[float, float] | None = Field(
+        None, description="pixel sizes seen in training; None: the source does not say"
+    )
 
 
 def parse_card(text: str) -> ModelCard:
