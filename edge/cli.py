@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 from collections.abc import Callable
@@ -18,7 +17,7 @@ from typing import Any, TypeVar, cast
 import click
 
 from edge.cliutil import AgluGroup, setup_logging
-from edge.config import EdgeConfig, load_config, parse_config
+from edge.config import EdgeConfig, load_config
 from edge.daemon import Daemon
 from edge.errors import AgluError
 from edge.io.sinks import open_sink
@@ -83,6 +82,7 @@ def _run_daemon(cfg: EdgeConfig, config_path: Path | None) -> Daemon:
     signal.signal(signal.SIGTERM, _on_stop)
     signal.signal(signal.SIGINT, _on_stop)
     signal.signal(signal.SIGHUP, _on_hup)
+
     def _reload() -> None:
         logger.info("SIGHUP: reloading %s", config_path or "the embedded default")
         try:
@@ -126,6 +126,13 @@ def run(config_path: Path | None) -> None:
     default=None,
     help="Save every frame: a new .zarr folder (OME-Zarr) or .ome.tif file.",
 )
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A recording with the true stain (the replayed file): print each frame's Pearson r.",
+)
+@click.option("--truth-channel", default=None, help="Its channel of the true stain, by name.")
 @curve_client_options
 def subscribe(
     endpoint: str,
@@ -133,17 +140,29 @@ def subscribe(
     timeout_s: float,
     quiet: bool,
     save: Path | None,
+    truth: Path | None,
+    truth_channel: str | None,
     curve: CurveClientConfig | None,
 ) -> None:
     """Receive stained frames; print per-frame latency and a summary, optionally save them."""
+    from edge.view.truth import Truth
+
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    reference = Truth(truth, truth_channel) if truth is not None else None
     sink = open_sink(save) if save is not None else None
+    echo = None if quiet else click.echo
     try:
         with Subscriber(endpoint, curve=curve) as sub:
             summary = receive(
-                sub, count, timeout_s, None if quiet else click.echo, sink, stop.is_set
+                sub,
+                count,
+                timeout_s,
+                echo,
+                sink,
+                stop.is_set,
+                reference.score if reference else None,
             )
     except TimeoutError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -151,6 +170,8 @@ def subscribe(
     finally:
         if sink is not None:
             sink.close()
+        if reference is not None:
+            reference.close()
     for line in summary.lines():
         click.echo(line)
     if sink is not None and summary.saved:
@@ -201,6 +222,33 @@ def view(
 
 
 @main.command()
+def models() -> None:
+    """The shipped models: name, modality, input planes, precisions, size, metrics, sha256."""
+    from edge.infer.model import SessionConfig, load_model, shipped_models
+
+    for name, files in shipped_models().items():
+        for precision, path in files.items():
+            loaded = load_model(path, SessionConfig())
+            card = loaded.card
+            m = card.metrics
+            figures = ", ".join(
+                f"{label} {m[key]:.3f}"
+                for key, label in (
+                    ("test_pearson_r", "test r"),
+                    ("test_f1", "nuclei F1"),
+                    ("test_u-net_mse_pearson_r", "U-Net MSE r"),
+                )
+                if key in m
+            )
+            click.echo(
+                f"{name.removeprefix('aglu-'):<12} {card.modality:<15} {card.input_planes:>2} "
+                f"plane(s)  {precision:<5} {path.stat().st_size / 1e6:5.1f} MB  "
+                f"calibrated {'yes' if card.calibration else 'no ':<3}  "
+                f"sha256 {loaded.sha256[:12]}  {figures or 'no real-data test figures'}"
+            )
+
+
+@main.command()
 @config_option
 def check(config_path: Path | None) -> None:
     """Validate a config and load + warm up its model, without binding anything."""
@@ -215,50 +263,24 @@ def check(config_path: Path | None) -> None:
 
 
 @main.command()
-@click.option("--frames", default=20, show_default=True, help="Frames the subscriber waits for.")
-@click.option("--size", "size_px", default=512, show_default=True, help="Frame side in pixels.")
+@click.option(
+    "--source",
+    "source_kind",
+    type=click.Choice(["real", "simulated"]),
+    default="real",
+    show_default=True,
+    help="real: the shipped bright-field recording through aglu-brightfield; simulated: "
+    "the simulated QPI microscope through aglu-qpi.",
+)
+@click.option("--frames", default=20, show_default=True, help="Simulated: frames to wait for.")
+@click.option("--size", "size_px", default=512, show_default=True, help="Simulated: frame side.")
 @click.option("--fps", default=4.0, show_default=True)
 @click.option("--precision", type=click.Choice(["int8", "fp32"]), default="int8", show_default=True)
-def demo(frames: int, size_px: int, fps: float, precision: str) -> None:
-    """Daemon (simulated microscope + shipped model) and a subscriber process; ends by itself."""
-    cfg = parse_config(
-        {
-            "source": {"height_px": size_px, "width_px": size_px, "fps": fps},
-            "model": {"precision": precision},
-            "publish": {"endpoint": "tcp://127.0.0.1:0"},
-            "control": {"endpoint": "tcp://127.0.0.1:0"},
-        },
-        "demo",
-    )
-    daemon = Daemon(cfg)
-    daemon.start()
-    click.echo(
-        f"daemon READY on {daemon.endpoint} (control {daemon.control_endpoint}); model "
-        f"{daemon.model.card.name} ({precision}); starting subscriber process",
-        err=True,
-    )
-    sub = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge.cli",
-            "subscribe",
-            "--endpoint",
-            daemon.endpoint,
-            "--count",
-            str(frames),
-            "--timeout-s",
-            "30",
-        ]
-    )
-    try:
-        rc = sub.wait(timeout=60 + frames / fps * 3)
-    finally:
-        if sub.poll() is None:
-            sub.kill()
-        daemon.stop()
-    click.echo(f"daemon: {daemon.counters.snapshot().line()}", err=True)
-    sys.exit(rc)
+def demo(source_kind: str, frames: int, size_px: int, fps: float, precision: str) -> None:
+    """Daemon (a microscope + a shipped model) and a subscriber process; ends by itself."""
+    from edge.view.demo import run_demo
+
+    sys.exit(run_demo(source_kind, frames, size_px, fps, precision, click.echo))
 
 
 @main.command()

@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from edge.errors import ConfigError
-from edge.infer.model import SessionConfig
+from edge.infer.model import SessionConfig, shipped_model_path
 from edge.net.control import ControlConfig
 from edge.net.curve import CurveServerConfig
 from edge.net.endpoints import check_endpoint, is_local_endpoint
@@ -96,7 +96,8 @@ class SourceSection(_Section):
 
 
 class ModelSection(_Section):
-    path: Path | None = None  # None: the shipped model of `precision`
+    name: str = Field("qpi", min_length=1)  # a shipped model (aglu-edge models); path wins
+    path: Path | None = None  # a model file instead of the shipped one named by `name`
     precision: Literal["int8", "fp32"] = "int8"
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     intra_op_threads: int = Field(0, ge=0, le=256)
@@ -107,6 +108,16 @@ class ModelSection(_Section):
 
     def session(self) -> SessionConfig:
         return SessionConfig(self.providers, self.intra_op_threads)
+
+    @model_validator(mode="after")
+    def _shipped(self) -> ModelSection:
+        if self.path is None:
+            shipped_model_path(self.name, self.precision)  # a ConfigError naming the field
+        return self
+
+    def model_path(self) -> Path:
+        """``path``, or the shipped model ``name`` in ``precision``."""
+        return self.path or shipped_model_path(self.name, self.precision)
 
 
 class PublishSection(_Section):
@@ -150,7 +161,7 @@ class RunSection(_Section):
 
 class EdgeConfig(_Section):
     source: SourceSection = SourceSection()
-    model: ModelSection = ModelSection()
+    model: ModelSection = Field(default_factory=ModelSection)
     publish: PublishSection = PublishSection()
     queue: QueueSection = QueueSection()
     run: RunSection = RunSection()

@@ -19,7 +19,8 @@ from typing import Any
 from edge.config import EdgeConfig
 from edge.errors import AgluError, FrameError, ModelError
 from edge.frames import Frame, StainedFrame
-from edge.infer.model import LoadedModel, default_model_path, load_model
+from edge.infer.model import LoadedModel, load_model
+from edge.infer.quality import QualityMeter, meter_for
 from edge.infer.stainer import Stainer
 from edge.latest import LatestWinsQueue
 from edge.net.control import ControlServer
@@ -29,7 +30,7 @@ from edge.net.wire import encode_status
 from edge.notify import Notifier, NullNotifier
 from edge.sources import FrameSource, build_source
 from edge.sources.zstack import StackingSource
-from edge.stats import Counters
+from edge.stats import Counters, DistributionWatch
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Active:
     cfg: EdgeConfig
     model: LoadedModel
     stainer: Stainer
+    meter: QualityMeter | None  # None: the card has no calibration (frames carry no quality)
 
 
 # What a reload applies; everything else needs a restart (sockets, source, queue).
@@ -93,6 +95,7 @@ class Daemon:
         self.cfg = cfg
         self.state = State.STARTING
         self.counters = Counters()
+        self.distribution = DistributionWatch()
         self.reloads = {"ok": 0, "failed": 0}
         self._notifier = notifier or NullNotifier()
         self._source = source
@@ -114,8 +117,14 @@ class Daemon:
 
     def _load(self, cfg: EdgeConfig, shape_px: tuple[int, int]) -> Active:
         """Load and warm up the model of ``cfg``: AgluError if it cannot serve."""
-        path = cfg.model.path or default_model_path(cfg.model.precision)
+        path = cfg.model.model_path()
         model = load_model(path, cfg.model.session())
+        try:
+            meter = meter_for(model.card)
+        except ValueError as exc:
+            raise ModelError(str(path), str(exc)) from None
+        if meter is None:
+            logger.warning("model %s has no calibration: frames carry no quality", model.card.name)
         stainer = Stainer(
             model, cfg.model.tile_px, cfg.model.max_side_px, cfg.model.whole_frame_max_px
         )
@@ -125,7 +134,7 @@ class Daemon:
             raise ModelError(
                 str(path), f"warm-up on {shape_px[0]}x{shape_px[1]} failed: {exc}"
             ) from exc
-        return Active(cfg, model, stainer)
+        return Active(cfg, model, stainer, meter)
 
     def check(self) -> Active:
         """Everything start() validates except binding: config, source, model, warm-up."""
@@ -276,6 +285,7 @@ class Daemon:
             self.endpoint,
             dict(self.reloads),
             source,
+            self.distribution.counts(),
         )
 
     def _on_control(self, command: str) -> dict[str, Any]:
@@ -346,7 +356,10 @@ class Daemon:
                 outputs = active.stainer.stain(frame.image)
             except ValueError as exc:
                 raise FrameError(frame.index, str(exc)) from None
-            sf = StainedFrame(frame, outputs, t_received_ns, time.time_ns())
+            quality = None if active.meter is None else active.meter.measure(frame.image, outputs)
+            self.distribution.observe(frame.index, quality)
+            header = None if quality is None else quality.header()
+            sf = StainedFrame(frame, outputs, t_received_ns, time.time_ns(), header)
             self.publisher.send(frame_message(sf, active.model, active.cfg.publish.publish_input))
         except FrameError as exc:
             logger.warning("%s", exc)

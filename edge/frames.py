@@ -46,3 +46,4 @@ class StainedFrame:
     outputs: dict[str, npt.NDArray[np.float32]]
     t_received_ns: int
     t_inferred_ns: int
+    quality: dict[str, Any] | None = None  # the header's quality block (edge.infer.quality)

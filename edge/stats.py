@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -67,3 +69,47 @@ class Counters:
                 round(float(np.percentile(lat, 95)), 3),
                 round(time.monotonic() - self._t0, 3),
             )
+
+
+logger = logging.getLogger(__name__)
+
+
+class InDistribution(Protocol):
+    @property
+    def in_distribution(self) -> bool: ...
+    @property
+    def input_distance(self) -> float: ...
+    @property
+    def unusual(self) -> str: ...
+
+
+class DistributionWatch:
+    """Counts frames measured and out of distribution; logs once per change of verdict
+    (not once per frame: a camera left on a blank field would flood the journal)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.measured = self.out_of_distribution = 0
+        self._last: bool | None = None
+
+    def observe(self, frame_index: int, quality: InDistribution | None) -> None:
+        if quality is None:
+            return
+        with self._lock:
+            self.measured += 1
+            self.out_of_distribution += not quality.in_distribution
+            before, self._last = self._last, quality.in_distribution
+        if before is not False and not quality.in_distribution:
+            logger.warning(
+                "frame %d is out of the model's training distribution (distance %.2f, "
+                "most unusual: %s); predictions from here on are not to be trusted",
+                frame_index,
+                quality.input_distance,
+                quality.unusual,
+            )
+        elif before is False and quality.in_distribution:
+            logger.warning("frame %d is back in the model's training distribution", frame_index)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return {"measured": self.measured, "out_of_distribution": self.out_of_distribution}

@@ -17,7 +17,7 @@ from training.train import load_checkpoint
 
 
 def default_recipe_path() -> Path:
-    return Path(str(resources.files("training") / "recipes" / "default.toml"))
+    return Path(str(resources.files("training") / "recipes" / "qpi.toml"))
 
 
 def torch_predictor(checkpoint: Path) -> tuple[Predict, TrainConfig]:

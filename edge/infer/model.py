@@ -15,7 +15,8 @@ from edge.infer.card import CARD_KEY, ModelCard, parse_card
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "aglu-default"
+DEFAULT_MODEL_NAME = "aglu-qpi"  # the simulated-QPI model: the embedded default
+SUFFIXES = {"int8": ".int8.onnx", "fp32": ".onnx"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +40,38 @@ class LoadedModel:
     output_names: tuple[str, ...]
 
 
-def default_model_path(precision: str) -> Path:
-    """The model shipped as package data (``int8`` or ``fp32``)."""
-    suffix = {"int8": ".int8.onnx", "fp32": ".onnx"}.get(precision)
-    if suffix is None:
+def models_dir() -> Path:
+    """Where the shipped models lie (package data)."""
+    return Path(str(resources.files("edge") / "models"))
+
+
+def shipped_models() -> dict[str, dict[str, Path]]:
+    """Every shipped model: name -> precision -> file."""
+    out: dict[str, dict[str, Path]] = {}
+    for f in sorted(models_dir().glob("aglu-*.onnx")):
+        precision = "int8" if f.name.endswith(SUFFIXES["int8"]) else "fp32"
+        out.setdefault(f.name.removesuffix(SUFFIXES[precision]), {})[precision] = f
+    return out
+
+
+def shipped_model_path(name: str, precision: str) -> Path:
+    """The shipped model ``name`` ("brightfield" or "aglu-brightfield") in ``precision``."""
+    if precision not in SUFFIXES:
         raise ConfigError("model.precision", f"must be 'int8' or 'fp32', got {precision!r}")
-    return Path(str(resources.files("edge") / "models" / f"{DEFAULT_MODEL_NAME}{suffix}"))
+    models = shipped_models()
+    full = name if name.startswith("aglu-") else f"aglu-{name}"
+    if full not in models:
+        names = ", ".join(n.removeprefix("aglu-") for n in models)
+        raise ConfigError("model.name", f"no shipped model {name!r}; shipped: {names}")
+    if precision not in models[full]:
+        have = ", ".join(models[full])
+        raise ConfigError("model.precision", f"{full} ships only {have}, not {precision}")
+    return models[full][precision]
+
+
+def default_model_path(precision: str) -> Path:
+    """The embedded default model in ``precision`` (``int8`` or ``fp32``)."""
+    return shipped_model_path(DEFAULT_MODEL_NAME, precision)
 
 
 def _session_options(cfg: SessionConfig) -> Any:

@@ -47,13 +47,21 @@ def feature_names(planes: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _box(x: npt.NDArray[np.float32], radius: int) -> npt.NDArray[np.float32]:
-    """Mean over a (2r+1)^2 box, edges replicated (two cumulative sums)."""
-    k = 2 * radius + 1
-    p = np.pad(x, radius + 1, mode="edge").astype(np.float64)
-    c = np.cumsum(np.cumsum(p, axis=0), axis=1)
-    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
-    return (s[: x.shape[0], : x.shape[1]] / (k * k)).astype(np.float32)
+def _boxes(x: npt.NDArray[np.float32], radii: tuple[int, ...]) -> list[npt.NDArray[np.float64]]:
+    """Means over (2r+1)^2 boxes for each radius, edges replicated: one integral image."""
+    pad = max(radii) + 1
+    c = np.zeros((x.shape[0] + 2 * pad + 1, x.shape[1] + 2 * pad + 1))
+    c[1:, 1:] = np.pad(x, pad, mode="edge")
+    c.cumsum(axis=0, out=c)
+    c.cumsum(axis=1, out=c)
+    h, w = x.shape
+    out = []
+    for r in radii:
+        lo, hi = pad - r, pad + r + 1
+        s = c[hi : hi + h, hi : hi + w] - c[lo : lo + h, hi : hi + w]
+        s -= c[hi : hi + h, lo : lo + w] - c[lo : lo + h, lo : lo + w]
+        out.append(s / (2 * r + 1) ** 2)
+    return out
 
 
 def tile_features(tile: npt.NDArray[Any], norm: Normalization) -> npt.NDArray[np.float64]:
@@ -61,9 +69,9 @@ def tile_features(tile: npt.NDArray[Any], norm: Normalization) -> npt.NDArray[np
     x = normalize(tile, norm)
     plane = x if x.ndim == 2 else x[x.shape[0] // 2]
     raw = tile if tile.ndim == 2 else tile[tile.shape[0] // 2]
-    hist = np.histogram(np.clip(plane, 0.0, 1.0), bins=HIST_BINS, range=(0.0, 1.0))[0]
-    feats = list(hist / plane.size)
-    levels = [plane] + [_box(plane, r) for r in BANDS_PX]
+    bins = np.clip((plane * HIST_BINS).astype(np.int64), 0, HIST_BINS - 1)
+    feats = list(np.bincount(bins.ravel(), minlength=HIST_BINS) / plane.size)
+    levels = [plane.astype(np.float64), *_boxes(plane, BANDS_PX)]
     energy = np.array([np.mean((a - b) ** 2) for a, b in itertools.pairwise(levels)])
     share = energy / energy.sum() if energy.sum() > 0 else np.zeros(len(BANDS_PX))
     feats += list(np.log10(share + 1e-4))
@@ -178,8 +186,13 @@ class QualityMeter:
     inputs: InputModel
     sample_stride: int = 4  # sigma statistics on every 4th row and column
 
-    def measure(self, image: npt.NDArray[Any], sigma: npt.NDArray[np.float32]) -> Quality:
-        s = sigma[:: self.sample_stride, :: self.sample_stride] * np.float32(self.sigma_scale)
+    def measure(
+        self, image: npt.NDArray[Any], outputs: dict[str, npt.NDArray[np.float32]]
+    ) -> Quality:
+        """The quality of one frame from its raw input and the model's outputs."""
+        s = outputs["sigma"][:: self.sample_stride, :: self.sample_stride] * np.float32(
+            self.sigma_scale
+        )
         feats = input_features(image, self.norm, self.inputs.tile_px, self.inputs.grid)
         distance, unusual = self.inputs.distance(feats)
         return Quality(

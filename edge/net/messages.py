@@ -50,6 +50,7 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
         "model": model_info(model),
         "units": {model.card.input.name: model.card.input.units}
         | {o.name: o.units for o in model.card.outputs},
+        "quality": sf.quality,
         "t_ns": {
             "acquired": f.t_acquired_ns,
             "received": sf.t_received_ns,
@@ -68,6 +69,7 @@ def status_document(
     endpoint: str,
     reloads: dict[str, int],
     source: dict[str, Any],
+    quality: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """The status fields (``status`` topic and the control socket's answer)."""
     return {
@@ -82,6 +84,7 @@ def status_document(
         },
         "reloads": reloads,
         "source": source,
+        "quality": quality or {},
         "fps": snap.fps,
         "latency_ms": {"p50": snap.latency_ms_p50, "p95": snap.latency_ms_p95},
         "uptime_s": snap.uptime_s,

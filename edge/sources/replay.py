@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,11 @@ from edge.sources import paced
 
 if TYPE_CHECKING:
     from edge.config import SourceSection
+
+
+# The demo's real recording (edge/samples/README.md): bright-field + true nuclear stain.
+DEMO_SAMPLE = Path(str(resources.files("edge") / "samples" / "aisegcell-bf-demo.ome.tif"))
+DEMO_SAMPLE_FRAMES = 6
 
 
 @dataclass(frozen=True, slots=True)

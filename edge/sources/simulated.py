@@ -25,6 +25,12 @@ Physical model, per cell (lengths in um, converted with ``pixel_size_um``):
   photo-electrons = projected DNA blurred by a Gaussian PSF times
   ``peak_photons`` plus background, then Poisson shot noise and Gaussian read
   noise (Poisson-Gaussian camera model).
+- Optional realism (off by default, so the shipped simulated recipes reproduce):
+  ``granules_per_cell`` absorbing, high-index cytoplasmic granules (lipid droplets,
+  vesicles), and ``modality`` phase-contrast or bright-field, rendered from the same
+  specimen by ``edge.sources.optics`` (Fresnel defocus drawn from ``defocus_um``,
+  the phase-contrast halo, bright-field intensity of the propagated field, shot and
+  read noise). ``label_free`` holds that image; ``qpi_rad`` always holds the phase.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy.typing as npt
 
 from edge.frames import Frame
 from edge.sources import paced
+from edge.sources.optics import LabelFree, OpticsConfig, render
 
 if TYPE_CHECKING:
     from edge.config import SourceSection
@@ -74,6 +81,14 @@ class SimulationConfig:
     read_noise_e: float = 2.0
     phase_noise_rad: float = 0.03
     max_tilt_rad: float = 0.6
+    modality: LabelFree = "qpi"  # the label-free image in ``label_free``
+    granules_per_cell: tuple[int, int] = (0, 0)
+    granule_radius_um: tuple[float, float] = (0.2, 0.5)
+    n_granule: float = 1.42
+    granule_absorbance: float = 0.08
+    defocus_um: tuple[float, float] = (0.0, 0.0)  # per field, uniform in this range
+    na: float = 0.4
+    photons: float = 2000.0  # phase contrast / bright-field: photo-electrons at unit intensity
 
     def __post_init__(self) -> None:
         if self.height_px < 8 or self.width_px < 8:
@@ -93,6 +108,7 @@ class SimulatedPair:
     dapi_e: F32
     nuclei_labels: npt.NDArray[np.int32]
     nucleus_brightness: F32  # index i holds label i + 1
+    label_free: F32  # the image of ``modality``: qpi_rad itself for QPI
 
 
 def gaussian_blur(image: F32, sigma_px: float) -> F32:
@@ -122,6 +138,7 @@ class _Canvas:
     def __init__(self, cfg: SimulationConfig) -> None:
         shape = (cfg.height_px, cfg.width_px)
         self.opd_um = np.zeros(shape, np.float32)
+        self.absorbance = np.zeros(shape, np.float32)
         self.dna = np.zeros(shape, np.float32)
         self.labels = np.zeros(shape, np.int32)
         self.brightness: list[float] = []
@@ -186,12 +203,56 @@ def _add_cell(cv: _Canvas, cfg: SimulationConfig, rng: np.random.Generator, cell
             nucleolus = _dome(yy, xx, ny + oy, nx + ox, r, r, 0.0) * (nuc > 0)
             opd += (cfg.n_nucleolus - cfg.n_nucleus) * 0.5 * t_cell * nucleolus
             depletion *= 1.0 - 0.6 * nucleolus  # nucleoli are DNA-poor: dark in DAPI
+    if cfg.granules_per_cell[1] > 0:
+        _add_granules(cv, cfg, rng, (yy, xx), (h_cell > 0) & (nuc == 0), (y0, x0), opd)
     brightness = _brightness(cfg, rng, cell.mitotic)
     t_ref = 0.7 * float(np.mean(cfg.cell_thickness_um))
     cv.opd_um[y0:y1, x0:x1] += opd
     cv.dna[y0:y1, x0:x1] += brightness * (h_nuc / t_ref) * depletion
     cv.brightness.append(brightness)
     cv.labels[y0:y1, x0:x1][nuc > 0] = len(cv.brightness)
+
+
+def _add_granules(
+    cv: _Canvas,
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+    grid: tuple[F32, F32],
+    cytoplasm: npt.NDArray[np.bool_],
+    origin: tuple[int, int],
+    opd: F32,
+) -> None:
+    """Small spherical granules of index ``n_granule`` in the cytoplasm, absorbing a little."""
+    ys, xs = np.nonzero(cytoplasm)
+    if ys.size == 0:
+        return
+    yy, xx = grid
+    y0, x0 = origin
+    for _ in range(rng.integers(cfg.granules_per_cell[0], cfg.granules_per_cell[1] + 1)):
+        i = rng.integers(ys.size)
+        r = rng.uniform(*cfg.granule_radius_um) / cfg.pixel_size_um
+        g = _dome(yy, xx, float(y0 + ys[i]), float(x0 + xs[i]), r, r, 0.0)
+        opd += (cfg.n_granule - cfg.n_cytoplasm) * 2.0 * r * cfg.pixel_size_um * g
+        cv.absorbance[y0 : y0 + g.shape[0], x0 : x0 + g.shape[1]] += cfg.granule_absorbance * g
+
+
+def _render(cfg: SimulationConfig, opd_um: F32, absorbance: F32, seed: int) -> F32:
+    """The label-free image of ``cfg.modality`` (its own random stream: the QPI stream
+    stays as it was)."""
+    rng = np.random.default_rng([seed, 1])
+    optics = OpticsConfig(
+        wavelength_um=cfg.wavelength_um,
+        n_medium=cfg.n_medium,
+        na=cfg.na,
+        defocus_um=float(rng.uniform(*cfg.defocus_um)),
+        photons=cfg.photons,
+        read_noise_e=cfg.read_noise_e,
+    )
+    phase = ((2.0 * np.pi / cfg.wavelength_um) * opd_um).astype(np.float32)
+    out = render(cfg.modality, phase, cfg.pixel_size_um, optics, rng, absorbance)
+    if cfg.modality == "qpi":
+        out = out + rng.normal(0, cfg.phase_noise_rad, out.shape).astype(np.float32)
+    return out
 
 
 def simulate_pair(cfg: SimulationConfig, seed: int) -> SimulatedPair:
@@ -221,11 +282,14 @@ def simulate_pair(cfg: SimulationConfig, seed: int) -> SimulatedPair:
     expected_e = np.clip(signal, 0, None) * cfg.peak_photons + cfg.background_photons
     dapi = rng.poisson(expected_e).astype(np.float32)
     dapi += rng.normal(0, cfg.read_noise_e, dapi.shape).astype(np.float32)
+    qpi = phase.astype(np.float32)
+    plain = cfg.modality == "qpi" and cfg.defocus_um == (0.0, 0.0)
     return SimulatedPair(
-        qpi_rad=phase.astype(np.float32),
+        qpi_rad=qpi,
         dapi_e=dapi,
         nuclei_labels=cv.labels,
         nucleus_brightness=np.asarray(cv.brightness, np.float32),
+        label_free=qpi if plain else _render(cfg, opd_um, cv.absorbance, seed),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ class ReceiveSummary:
     saved: int = 0
     not_saved: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # Pearson r vs truth (--truth)
     first_s: float = 0.0
     last_s: float = 0.0
     last_status: dict[str, object] | None = None
@@ -44,6 +46,12 @@ class ReceiveSummary:
             f"latency acquired->received ms: p50 {np.percentile(lat, 50):.1f}  "
             f"p95 {np.percentile(lat, 95):.1f}  max {lat.max():.1f}",
         ]
+        if self.scores:
+            r = np.asarray(self.scores)
+            out.append(
+                f"Pearson r vs truth: mean {r.mean():.3f} over {r.size} frames "
+                f"(min {r.min():.3f}, max {r.max():.3f})"
+            )
         if self.last_status is not None:
             out.append(f"daemon status: {self.last_status}")
         if self.daemon_ended is not None:
@@ -51,7 +59,19 @@ class ReceiveSummary:
         return out
 
 
-def frame_line(msg: FrameMessage, latency_ms: float) -> str:
+def quality_label(header: dict[str, Any]) -> str:
+    """The frame's quality block in a few words ("" when it has none)."""
+    q = header.get("quality")
+    if not isinstance(q, dict) or not isinstance(q.get("in_distribution"), bool):
+        return ""
+    sigma = q.get("sigma_mean")
+    sigma_text = f"sigma {sigma:.3f}" if isinstance(sigma, (int, float)) else "sigma ?"
+    if q["in_distribution"]:
+        return f"{sigma_text} in distribution"
+    return f"{sigma_text} OUT OF DISTRIBUTION ({q.get('unusual', '?')})"
+
+
+def frame_line(msg: FrameMessage, latency_ms: float, extra: str = "") -> str:
     h = msg.header
     parts = [f"frame {h.get('frame_index'):>5}", f"latency {latency_ms:7.1f} ms"]
     t = h.get("t_ns", {})
@@ -59,6 +79,7 @@ def frame_line(msg: FrameMessage, latency_ms: float) -> str:
         parts.append(f"infer {(t['inferred'] - t['received']) / 1e6:6.1f} ms")
     for name, arr in msg.arrays.items():
         parts.append(f"{name} {arr.shape[-2]}x{arr.shape[-1]} mean {float(arr.mean()):.3f}")
+    parts += [p for p in (quality_label(h), extra) if p]
     return "  ".join(parts)
 
 
@@ -69,11 +90,14 @@ def receive(
     echo: Callable[[str], None] | None,
     sink: FrameSink | None = None,
     stop: Callable[[], bool] = lambda: False,
+    annotate: Callable[[FrameMessage], tuple[float | None, str]] | None = None,
 ) -> ReceiveSummary:
     """Receive until ``count`` frames arrived (0: forever), ``stop()``, the daemon's final
     status (state stopping, stopped or failed), or ``timeout_s`` silence.
 
     With a ``sink`` every frame is saved; one it refuses is counted and reported.
+    ``annotate`` scores a frame (e.g. ``edge.view.truth.Truth.score``): its text is
+    printed on the frame's line, its figure averaged in the summary.
     """
     summary = ReceiveSummary()
     silent_since = time.monotonic()
@@ -106,8 +130,11 @@ def receive(
         if summary.frames == 0:
             summary.first_s = summary.last_s
         summary.frames += 1
+        score, note = annotate(msg) if annotate is not None else (None, "")
+        if score is not None:
+            summary.scores.append(score)
         if echo:
-            echo(frame_line(msg, latency_ms))
+            echo(frame_line(msg, latency_ms, note))
         if sink is not None:
             try:
                 sink.write(msg)

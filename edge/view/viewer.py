@@ -25,6 +25,7 @@ from edge.latest import LatestWinsQueue
 from edge.net.client import Subscriber
 from edge.net.curve import CurveClientConfig
 from edge.net.wire import TOPIC_FRAME, FrameMessage
+from edge.view.printer import quality_label
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,9 @@ def layer_updates(msg: FrameMessage, now_ns: int | None = None) -> LayerUpdate:
         f"frame {h.get('frame_index')}  {axes}  latency {latency}  "
         f"{model.get('name', '?')} {model.get('precision', '')}"
     )
+    quality = quality_label(h)
+    if quality:
+        text += f"  {quality}"
     size = pixel_size_or_none(h.get("pixel_size_um"))
     scale = None if size is None else (size, size)
     return LayerUpdate({k: v for k, v in msg.arrays.items() if k in LAYERS}, text, scale)

@@ -48,7 +48,7 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path: Path) -> Non
 
 def test_shipped_recipe_parses() -> None:
     cfg = load_train_config(default_recipe_path())
-    assert cfg.name == "aglu-default" and cfg.stages.joint_steps > 0
+    assert cfg.name == "aglu-qpi" and cfg.stages.end_to_end_steps > 0 and cfg.model.skips
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ def simulated_pairs(sim: SimulationConfig, n: int, seed: int) -> list[ImagePair]
         p = simulate_pair(sim, seed + i)
         out.append(
             ImagePair(
-                p.qpi_rad[None],
+                p.label_free[None],
                 p.dapi_e,
                 f"simulated seed {seed + i}",
                 p.nuclei_labels,

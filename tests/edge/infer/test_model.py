@@ -65,3 +65,15 @@ def test_unavailable_provider_is_a_config_error_not_a_fallback() -> None:
         load_model(
             default_model_path("int8"), SessionConfig(providers=("TensorrtExecutionProvider",))
         )
+
+
+def test_shipped_models_by_name_and_one_line_errors() -> None:
+    from edge.errors import ConfigError
+    from edge.infer.model import shipped_model_path, shipped_models
+
+    assert {"aglu-brightfield", "aglu-phase", "aglu-qpi"} <= shipped_models().keys()
+    assert shipped_model_path("phase", "int8") == shipped_model_path("aglu-phase", "int8")
+    with pytest.raises(ConfigError, match="aglu-brightfield ships only int8, not fp32"):
+        shipped_model_path("brightfield", "fp32")
+    with pytest.raises(ConfigError, match="no shipped model 'dapi'; shipped: brightfield"):
+        shipped_model_path("dapi", "int8")

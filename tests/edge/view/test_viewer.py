@@ -42,6 +42,10 @@ def test_layer_updates_are_pure_and_named() -> None:
     up = layer_updates(msg, now_ns=43_000_000)
     assert set(up.arrays) == {"qpi", "dapi"} and up.scale_um == (0.5, 0.5)
     assert up.text == "frame 7  time=2  latency 42 ms  aglu-default int8"
+    msg.header["quality"] = {"sigma_mean": 0.1, "in_distribution": False, "unusual": "hist_0"}
+    assert layer_updates(msg, now_ns=43_000_000).text.endswith(
+        "int8  sigma 0.100 OUT OF DISTRIBUTION (hist_0)"
+    )
 
 
 @pytest.fixture
