@@ -12,7 +12,7 @@ from absorbing granules). Coherent, scalar imaging on a square pixel grid:
 - **Bright-field**: intensity of the (defocused) field, ``|E|^2``: in focus a pure
   phase object is nearly invisible; defocus turns phase curvature into intensity (the
   transport-of-intensity effect that makes unstained cells visible at all).
-- **Zernike phase contrast**: the phase ring shifts the undiffracted light by pi/2
+- **Zernike phase contrast** (positive, dark contrast): the phase ring retards the undiffracted light by pi/2
   and attenuates it to ``ring_transmission``. The ring has a finite width
   (``ring_radius_fraction`` of the pupil): low spatial frequencies of the specimen
   pass through it too, which produces the bright halo around cells and the
@@ -87,7 +87,7 @@ def phase_contrast_intensity(field: C64, pixel_um: float, cfg: OpticsConfig) -> 
     f = _frequencies(field.shape, pixel_um)
     cutoff = cfg.na / cfg.wavelength_um
     ring = f <= cfg.ring_radius_fraction * cutoff
-    plate = np.where(ring, cfg.ring_transmission * np.exp(0.5j * np.pi), 1.0) * (f <= cutoff)
+    plate = np.where(ring, cfg.ring_transmission * np.exp(-0.5j * np.pi), 1.0) * (f <= cutoff)
     image = np.fft.ifft2(np.fft.fft2(field) * plate)
     return np.asarray(np.abs(image) ** 2, dtype=np.float32)
 

@@ -98,6 +98,14 @@ class SimulationConfig:
         for name in ("faint_fraction", "mitotic_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
+        if self.modality not in ("qpi", "phase-contrast", "bright-field"):
+            raise ValueError(
+                f"modality must be qpi, phase-contrast or bright-field: {self.modality}"
+            )
+        for name in ("granules_per_cell", "defocus_um"):
+            low, high = getattr(self, name)
+            if low > high or (name == "granules_per_cell" and low < 0):
+                raise ValueError(f"{name} must be a (low, high) range, got {(low, high)}")
 
 
 @dataclass(frozen=True, slots=True)
