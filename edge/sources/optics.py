@@ -12,8 +12,8 @@ from absorbing granules). Coherent, scalar imaging on a square pixel grid:
 - **Bright-field**: intensity of the (defocused) field, ``|E|^2``: in focus a pure
   phase object is nearly invisible; defocus turns phase curvature into intensity (the
   transport-of-intensity effect that makes unstained cells visible at all).
-- **Zernike phase contrast** (positive, dark contrast): the phase ring retards the undiffracted light by pi/2
-  and attenuates it to ``ring_transmission``. The ring has a finite width
+- **Zernike phase contrast** (positive, dark contrast): the phase ring retards the
+  undiffracted light by pi/2 and attenuates it to ``ring_transmission``. The ring has a finite width
   (``ring_radius_fraction`` of the pupil): low spatial frequencies of the specimen
   pass through it too, which produces the bright halo around cells and the
   shade-off inside large ones.
