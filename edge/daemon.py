@@ -120,10 +120,10 @@ class Daemon:
         path = cfg.model.model_path()
         model = load_model(path, cfg.model.session())
         try:
-            meter = meter_for(model.card)
+            meter = meter_for(model.card) if cfg.model.quality else None
         except ValueError as exc:
             raise ModelError(str(path), str(exc)) from None
-        if meter is None:
+        if meter is None and cfg.model.quality:
             logger.warning("model %s has no calibration: frames carry no quality", model.card.name)
         stainer = Stainer(
             model, cfg.model.tile_px, cfg.model.max_side_px, cfg.model.whole_frame_max_px

@@ -9,6 +9,8 @@
 #   noskip    the pure-latent AGLU (no skips), seed 0
 #   ablate    the in-focus plane alone (ISL), half the steps
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
+#   simpretrain  aiSEGcell from the simulator's bright-field pre-training vs from scratch
+#             (1000 steps, seeds 0-1; report: aglu-train compare docs/evaluation/simulator/compare.toml)
 #   report    docs/evaluation/<dataset>/compare.toml (and aisegcell-finetune/) from its compare.toml.in (W = the
 #             chosen W; a model file that does not exist is left out and named), then
 #             aglu-train compare on it
@@ -126,6 +128,22 @@ finetune() {  # recipe: training/recipes/aisegcell/finetune.toml (its header say
   done
 }
 
+simpretrain() {  # issue 15: does pre-training on the simulator's bright-field help aiSEGcell?
+  run aisegcell-sim-pretrain training/recipes/aisegcell/sim-pretrain.toml
+  local r=training/recipes/aisegcell/aglu.toml
+  for s in ${SEEDS:-0 1}; do
+    for init in scratch sim; do  # one thread each, side by side on the 2 cores
+      local name="aisegcell-$init-1k-s$s"
+      [ -f "runs/$name/$name.pt" ] && continue
+      local extra=(); [ "$init" = sim ] && extra=(--init runs/aisegcell-sim-pretrain/aisegcell-sim-pretrain.pt)
+      echo "$(date +%T) fit $name"
+      OMP_NUM_THREADS=1 $BIN/aglu-train fit "$r" --out runs --name "$name" "${extra[@]}" \
+        --set "stages.end_to_end_steps=1000" --set "optim.seed=$s" > "runs/$name.log" 2>&1 &
+    done
+    wait
+  done
+}
+
 report() {
   local w; w=$(chosen_w) folders=$DATASETS
   case " $DATASETS " in *" aisegcell "*) folders="$folders aisegcell-finetune" ;; esac
@@ -158,10 +176,10 @@ PY
   done
 }
 
-phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export noskip ablate finetune report)
+phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export noskip ablate finetune simpretrain report)
 for p in "${phases[@]}"; do
   case $p in
-    sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; report) report ;;
+    sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; simpretrain) simpretrain ;; report) report ;;
     *) echo "unknown phase $p" >&2; exit 2 ;;
   esac
 done

@@ -60,3 +60,26 @@ def test_quality_blocks_counts_and_one_warning_per_change(caplog: pytest.LogCapt
     back = [r for r in caplog.records if "back in the model's training distribution" in r.message]
     assert len(out) == 1 and "frame 1" in out[0].message  # frames 1 and 2: one warning
     assert len(back) == 1 and "frame 3" in back[0].message
+
+
+def test_quality_off_publishes_null_and_counts_nothing() -> None:
+    cfg = local_config(
+        source={"height_px": 512, "width_px": 512},
+        model={"name": "brightfield", "quality": False},
+        publish={"status_interval_s": 0.05},
+    )
+    source = GatedSource(_sample()[:1])
+    daemon = Daemon(cfg, source=source)
+    daemon.start()
+    try:
+        with Subscriber(daemon.endpoint) as sub:
+            while not isinstance(sub.recv(timeout_s=10), StatusMessage):
+                pass
+            source.gate.set()
+            msg = sub.recv(timeout_s=20)
+            while not isinstance(msg, FrameMessage):
+                msg = sub.recv(timeout_s=20)
+        assert msg.header["quality"] is None
+        assert daemon.status()["quality"] == {"measured": 0, "out_of_distribution": 0}
+    finally:
+        daemon.stop()
