@@ -126,6 +126,7 @@ class PublishSection(_Section):
     send_hwm: int = Field(16, ge=1)
     status_interval_s: float = Field(1.0, gt=0)
     publish_input: bool = True
+    encoding: Literal["float32", "float16", "uint16"] = "float32"  # of dapi and sigma
     curve_secret_key: Path | None = None  # the daemon's NAME.key_secret (aglu-edge keys)
     curve_authorized_dir: Path | None = None  # public keys of the subscribers allowed in
 

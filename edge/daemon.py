@@ -82,7 +82,7 @@ class Active:
 
 # What a reload applies; everything else needs a restart (sockets, source, queue).
 RELOADABLE = ("model", "run")
-RELOADABLE_PUBLISH = ("status_interval_s", "publish_input")
+RELOADABLE_PUBLISH = ("status_interval_s", "publish_input", "encoding")
 
 
 class Daemon:
@@ -360,7 +360,9 @@ class Daemon:
             self.distribution.observe(frame.index, quality)
             header = None if quality is None else quality.header()
             sf = StainedFrame(frame, outputs, t_received_ns, time.time_ns(), header)
-            self.publisher.send(frame_message(sf, active.model, active.cfg.publish.publish_input))
+            publish = active.cfg.publish
+            message = frame_message(sf, active.model, publish.publish_input, publish.encoding)
+            self.publisher.send(message)
         except FrameError as exc:
             logger.warning("%s", exc)
             self.counters.add(errors=1)

@@ -31,7 +31,28 @@ def wire_array(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return np.ascontiguousarray(image)
 
 
-def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> list[Part]:
+ENCODINGS = ("float32", "float16", "uint16")
+_U16_MAX = 65535
+
+
+def encode_output(
+    arr: npt.NDArray[np.float32], encoding: str
+) -> tuple[npt.NDArray[Any], tuple[float, float] | None]:
+    """A model output as the wire carries it: float32 as it is, float16, or uint16
+    quantised over the frame's own range (its (scale, offset) travel in the header)."""
+    if encoding == "float32":
+        return arr, None
+    if encoding == "float16":
+        return arr.astype(np.float16), None
+    lo, hi = float(arr.min()), float(arr.max())
+    scale = (hi - lo) / _U16_MAX if hi > lo else 1.0
+    q = np.rint((arr - np.float32(lo)) * np.float32(1.0 / scale)).astype(np.uint16)
+    return q, (scale, lo)
+
+
+def frame_message(
+    sf: StainedFrame, model: LoadedModel, publish_input: bool, encoding: str = "float32"
+) -> list[Part]:
     f = sf.frame
     arrays: dict[str, npt.NDArray[Any]] = {}
     extra: dict[str, Any] = {}
@@ -41,7 +62,11 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
         arrays[model.card.input.name] = wire_array(image)
         if f.image.ndim == 3:
             extra["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
-    arrays.update(sf.outputs)
+    quantised: dict[str, tuple[float, float]] = {}
+    for name, out in sf.outputs.items():
+        arrays[name], q = encode_output(out, encoding)
+        if q is not None:
+            quantised[name] = q
     header = {
         "frame_index": f.index,
         "axes": f.axes,
@@ -59,7 +84,7 @@ def frame_message(sf: StainedFrame, model: LoadedModel, publish_input: bool) -> 
         },
         **extra,
     }
-    return encode_frame(header, arrays)
+    return encode_frame(header, arrays, quantised)
 
 
 def status_document(

@@ -5,7 +5,9 @@ Every message is a ZeroMQ multipart message ``[topic, header, buffer...]``:
 - ``header``: UTF-8 JSON with ``format`` and ``version`` fields.
 - ``frame`` messages carry one raw C-order little-endian buffer per entry of
   ``header["channels"]`` (``name``, ``dtype``, ``shape``), in that order; any real
-  numeric dtype (``DTYPES``).
+  numeric dtype (``DTYPES``). A channel entry with ``scale`` and ``offset`` is a
+  quantised float channel: its value is ``offset + scale * buffer`` (decoded here to
+  float32), e.g. ``uint16`` predictions for remote viewers.
 - ``status`` messages carry no buffer.
 Never pickle: a subscriber only ever parses JSON and raw numbers.
 """
@@ -50,11 +52,16 @@ class StatusMessage:
     header: dict[str, Any]
 
 
-def encode_frame(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) -> list[Part]:
+def encode_frame(
+    header: dict[str, Any],
+    arrays: dict[str, npt.NDArray[Any]],
+    quantised: dict[str, tuple[float, float]] | None = None,
+) -> list[Part]:
     """Build a frame message; ``header`` gains ``format``, ``version`` and ``channels``.
 
     Arrays are sent as they are (zero-copy): they must be C-contiguous,
     little-endian, of a supported dtype, and not modified afterwards.
+    ``quantised`` gives (scale, offset) of the channels that are quantised floats.
     """
     channels = []
     for name, arr in arrays.items():
@@ -62,7 +69,10 @@ def encode_frame(header: dict[str, Any], arrays: dict[str, npt.NDArray[Any]]) ->
             raise WireError(f"channel {name!r}: unsupported dtype {arr.dtype}")
         if not arr.flags.c_contiguous:
             raise WireError(f"channel {name!r}: array is not C-contiguous")
-        channels.append({"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape)})
+        entry: dict[str, Any] = {"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape)}
+        if quantised and name in quantised:
+            entry["scale"], entry["offset"] = quantised[name]
+        channels.append(entry)
     full = {"format": FRAME_FORMAT, "version": VERSION, **header, "channels": channels}
     return [TOPIC_FRAME, json.dumps(full).encode(), *arrays.values()]
 
@@ -106,7 +116,18 @@ def _array(channel: Any, buf: bytes) -> tuple[str, npt.NDArray[Any]]:
     expected = math.prod(shape) * dt.itemsize  # exact: Python ints do not overflow
     if expected != len(buf):
         raise WireError(f"channel {name!r}: buffer is {len(buf)} bytes, shape needs {expected}")
-    return name, np.frombuffer(buf, dtype=dt).reshape(shape)
+    arr = np.frombuffer(buf, dtype=dt).reshape(shape)
+    if "scale" in channel or "offset" in channel:
+        scale, offset = channel.get("scale"), channel.get("offset")
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in (scale, offset)
+        ):
+            raise WireError(f"channel {name!r}: bad scale/offset {scale!r}/{offset!r}")
+        assert isinstance(scale, (int, float)) and isinstance(offset, (int, float))
+        decoded = arr.astype(np.float32) * np.float32(scale) + np.float32(offset)
+        return name, decoded
+    return name, arr
 
 
 def decode(parts: list[bytes]) -> FrameMessage | StatusMessage:
