@@ -8,6 +8,7 @@ measured rate (so latency is not queueing), publishing to a real subscriber on
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,25 @@ class BenchRow:
     p50_ms: float
     p95_ms: float
     fps: float
+    peak_rss_mb: float = float("nan")  # this process, over this row only (VmHWM)
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory since the last ``reset_peak_rss`` (MB)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def _row(path: str, precision: str, size_px: int, lat_ms: list[float], fps: float) -> BenchRow:
@@ -45,10 +65,12 @@ def _row(path: str, precision: str, size_px: int, lat_ms: list[float], fps: floa
         float(np.percentile(a, 50)),
         float(np.percentile(a, 95)),
         fps,
+        peak_rss_mb(),
     )
 
 
 def stainer_row(precision: str, size_px: int, frames: int) -> BenchRow:
+    reset_peak_rss()
     stainer = Stainer(load_model(default_model_path(precision), SessionConfig()))
     image = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
     stainer.stain(image)
@@ -75,6 +97,7 @@ def numpy_row(size_px: int, frames: int) -> BenchRow:
 
 
 def end_to_end_row(precision: str, size_px: int, frames: int, source_fps: float) -> BenchRow:
+    reset_peak_rss()
     cfg = parse_config(
         {
             "source": {"height_px": size_px, "width_px": size_px, "fps": source_fps},
@@ -123,15 +146,129 @@ def model_rows(paths: list[str], size_px: int, frames: int) -> list[BenchRow]:
     ]
 
 
+def quality_row(size_px: int, frames: int) -> BenchRow:
+    """The per-frame quality block alone (input statistics + calibrated sigma)."""
+    from edge.infer.quality import meter_for
+
+    meter = meter_for(load_model(default_model_path("int8"), SessionConfig()).card)
+    if meter is None:
+        raise ValueError("the default model has no calibration")
+    image = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
+    outputs = {"sigma": np.ones_like(image)}
+    lat = []
+    for _ in range(frames):
+        t0 = time.perf_counter()
+        meter.measure(image, outputs)
+        lat.append((time.perf_counter() - t0) * 1e3)
+    return _row("quality", "-", size_px, lat, 1e3 / float(np.mean(lat)))
+
+
+def idle_cpu_percent(allow_spinning: bool, seconds: float = 6.0, fps: float = 1.0) -> float:
+    """CPU use of this process while the daemon serves a source slower than inference
+    (``fps`` frames of 512 px per second, the default model): the cost of idling."""
+    cfg = parse_config(
+        {
+            "source": {"height_px": 512, "width_px": 512, "fps": fps},
+            "model": {"allow_spinning": allow_spinning},
+            "publish": {"endpoint": "tcp://127.0.0.1:0", "status_interval_s": 1.0},
+            "control": {"endpoint": ""},
+        },
+        "bench",
+    )
+    daemon = Daemon(cfg)
+    daemon.start()
+    try:
+        time.sleep(1.5)  # past warm-up and the first frames
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        time.sleep(seconds)
+        return 100.0 * (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+    finally:
+        daemon.stop()
+
+
+SESSION_VARIANTS: dict[str, dict[str, object]] = {
+    "default": {},
+    "1 thread": {"intra_op_threads": 1},
+    "spinning on": {"allow_spinning": True},
+    "no memory arena": {"cpu_mem_arena": False},
+    "basic graph optimisation": {"graph_optimization": "basic"},
+}
+
+
+def session_rows(size_px: int, frames: int, precision: str = "int8") -> list[BenchRow]:
+    """The stainer under each of ``SESSION_VARIANTS``, interleaved frame by frame."""
+    import dataclasses
+
+    image = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
+    path = default_model_path(precision)
+    stainers = [
+        Stainer(load_model(path, dataclasses.replace(SessionConfig(), **v)))  # type: ignore[arg-type]
+        for v in SESSION_VARIANTS.values()
+    ]
+    for st in stainers:
+        st.stain(image)
+    lat: list[list[float]] = [[] for _ in stainers]
+    for _ in range(frames):
+        for k, st in enumerate(stainers):
+            t0 = time.perf_counter()
+            st.stain(image)
+            lat[k].append((time.perf_counter() - t0) * 1e3)
+    return [
+        _row(name, precision, size_px, lk, 1e3 / float(np.mean(lk)))
+        for name, lk in zip(SESSION_VARIANTS, lat, strict=True)
+    ]
+
+
 def bench(sizes: list[int], frames: int) -> list[BenchRow]:
     rows = []
     for size in sizes:
         rows.append(numpy_row(size, frames))
+        rows.append(quality_row(size, frames))
         for precision in ("int8", "fp32"):
             alone = stainer_row(precision, size, frames)
             rows.append(alone)
             rows.append(end_to_end_row(precision, size, frames, 0.8 * alone.fps))
     return rows
+
+
+def table_lines(rows: list[BenchRow]) -> list[str]:
+    out = [
+        f"{'path':<12}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
+        f"{'p50 / stainer int8':>20}{'peak RSS MB':>13}"
+    ]
+    for r in rows:
+        base = next(
+            b for b in rows if (b.path, b.size_px, b.precision) == ("stainer", r.size_px, "int8")
+        )
+        out.append(
+            f"{r.path:<12}{r.precision:<7}{r.size_px:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
+            f"{r.fps:>8.2f}{r.p50_ms / base.p50_ms:>20.2f}{r.peak_rss_mb:>13.0f}"
+        )
+    return out
+
+
+def model_lines(paths: list[str], sides: list[int], frames: int) -> list[str]:
+    out = [f"{'model':<36}{'card':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'x first':>9}"]
+    for side in sides:
+        found = model_rows(paths, side, frames)
+        out += [
+            f"{r.path[-35:]:<36}{r.precision:<7}{side:>6}{r.p50_ms:>10.1f}"
+            f"{r.p95_ms:>10.1f}{r.p50_ms / found[0].p50_ms:>9.2f}"
+            for r in found
+        ]
+    return out
+
+
+def session_lines(sides: list[int], frames: int) -> list[str]:
+    out = [f"{'onnxruntime session':<26}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'x default':>11}"]
+    for side in sides:
+        found = session_rows(side, frames)
+        out += [
+            f"{r.path:<26}{side:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
+            f"{r.p50_ms / found[0].p50_ms:>11.2f}"
+            for r in found
+        ]
+    return out
 
 
 @dataclass(frozen=True, slots=True)

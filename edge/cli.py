@@ -293,36 +293,32 @@ def demo(source_kind: str, frames: int, size_px: int, fps: float, precision: str
     help="Instead: the stainer of each model file side by side (interleaved), with the "
     "ratio of each to the first.",
 )
-def bench(sizes: str, frames: int, models: str) -> None:
-    """Latency p50/p95 and fps: stainer alone and end to end, int8 vs fp32."""
-    from edge.bench import bench as run_bench
-    from edge.bench import model_rows
+@click.option(
+    "--session-options",
+    is_flag=True,
+    help="Instead: the int8 stainer under each onnxruntime setting, side by side.",
+)
+@click.option("--idle/--no-idle", default=True, show_default=True, help="Also measure idle CPU.")
+def bench(sizes: str, frames: int, models: str, session_options: bool, idle: bool) -> None:
+    """Latency p50/p95, fps and peak RSS: stainer alone and end to end, int8 vs fp32; the
+    quality block; idle CPU with and without onnxruntime spinning."""
+    from edge import bench as b
 
     sides = [int(s) for s in sizes.split(",")]
     if models:
-        paths = [m for m in models.split(",") if m]
-        click.echo(f"{'model':<36}{'card':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'x first':>9}")
-        for side in sides:
-            found = model_rows(paths, side, frames)
-            for r in found:
-                click.echo(
-                    f"{r.path[-35:]:<36}{r.precision:<7}{side:>6}{r.p50_ms:>10.1f}"
-                    f"{r.p95_ms:>10.1f}{r.p50_ms / found[0].p50_ms:>9.2f}"
-                )
-        return
-    rows = run_bench(sides, frames)
-    click.echo(
-        f"{'path':<12}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
-        f"{'p50 / stainer int8':>20}"
-    )
-    for r in rows:
-        base = next(
-            b for b in rows if (b.path, b.size_px, b.precision) == ("stainer", r.size_px, "int8")
-        )
-        click.echo(
-            f"{r.path:<12}{r.precision:<7}{r.size_px:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
-            f"{r.fps:>8.2f}{r.p50_ms / base.p50_ms:>20.2f}"
-        )
+        lines = b.model_lines([m for m in models.split(",") if m], sides, frames)
+    elif session_options:
+        lines = b.session_lines(sides, frames)
+    else:
+        lines = b.table_lines(b.bench(sides, frames))
+    for line in lines:
+        click.echo(line)
+    if idle and not (models or session_options):
+        for spinning in (False, True):
+            click.echo(
+                f"idle daemon (1 fps source, 512 px), allow_spinning={str(spinning).lower()}: "
+                f"{b.idle_cpu_percent(spinning):.1f}% CPU"
+            )
 
 
 @main.command()

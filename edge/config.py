@@ -101,6 +101,9 @@ class ModelSection(_Section):
     precision: Literal["int8", "fp32"] = "int8"
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     intra_op_threads: int = Field(0, ge=0, le=256)
+    allow_spinning: bool = False  # onnxruntime threads busy-wait between runs
+    cpu_mem_arena: bool = True
+    graph_optimization: Literal["all", "extended", "basic", "disable"] = "all"
     tile_px: int = Field(0, ge=0, description="frames larger than this run tile by tile (0: never)")
     max_side_px: int = Field(16384, ge=32, le=65536)  # larger frames are refused, never run
     # with tile_px = 0, frames over this many pixels still run tile by tile (2048 px tiles)
@@ -108,7 +111,13 @@ class ModelSection(_Section):
     quality: bool = True  # the per-frame quality block (about 20 ms per frame on 2 cores)
 
     def session(self) -> SessionConfig:
-        return SessionConfig(self.providers, self.intra_op_threads)
+        return SessionConfig(
+            self.providers,
+            self.intra_op_threads,
+            self.allow_spinning,
+            self.cpu_mem_arena,
+            self.graph_optimization,
+        )
 
     @model_validator(mode="after")
     def _shipped(self) -> ModelSection:

@@ -25,6 +25,9 @@ class SessionConfig:
 
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     intra_op_threads: int = 0  # 0: one per core
+    allow_spinning: bool = False  # True: threads busy-wait between runs (idle CPU, docs/speed.md)
+    cpu_mem_arena: bool = True
+    graph_optimization: str = "all"  # "all" | "extended" | "basic" | "disable"
 
     def threads(self) -> int:
         return self.intra_op_threads or (os.cpu_count() or 1)
@@ -77,11 +80,22 @@ def default_model_path(precision: str) -> Path:
 def _session_options(cfg: SessionConfig) -> Any:
     import onnxruntime as ort
 
+    levels = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    }
     opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.graph_optimization_level = levels[cfg.graph_optimization]
     opts.intra_op_num_threads = cfg.threads()
     opts.inter_op_num_threads = 1
     opts.enable_mem_pattern = False  # halves peak memory at the same speed
+    opts.enable_cpu_mem_arena = cfg.cpu_mem_arena
+    opts.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if cfg.allow_spinning else "0"
+    )
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     opts.log_severity_level = 3
     return opts
 
