@@ -254,3 +254,13 @@ def test_subscribe_ends_with_its_summary_when_the_daemon_stops() -> None:
     assert proc.returncode == 0, err
     assert "the daemon ended (state stopping)" in out and "received" in out
     assert ended_s < 5.0
+
+
+def test_cuda_provider_without_a_gpu_build_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text('[model]\nproviders = ["CUDAExecutionProvider", "CPUExecutionProvider"]\n')
+    r = _cli("check", "--config", str(cfg))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    last = r.stderr.strip().splitlines()[-1]
+    assert "model.providers" in last and "CUDAExecutionProvider" in last
+    assert "not available in this onnxruntime" in last

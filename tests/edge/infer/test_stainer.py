@@ -31,3 +31,15 @@ def test_deterministic(shipped_int8: LoadedModel) -> None:
 def test_bad_frames_raise_value_error(shipped_int8: LoadedModel, bad: np.ndarray) -> None:
     with pytest.raises(ValueError):
         Stainer(shipped_int8).stain(bad)
+
+
+def test_io_binding_path_gives_the_plain_run_outputs(shipped_int8) -> None:  # type: ignore[no-untyped-def]
+    """The GPU path (io-binding, used with CUDAExecutionProvider) exercised on the CPU."""
+    from edge.infer.stainer import Stainer
+
+    image = np.random.default_rng(3).standard_normal((96, 128)).astype(np.float32)
+    plain, bound = Stainer(shipped_int8), Stainer(shipped_int8)
+    bound._io_binding = True
+    a, b = plain.stain(image), bound.stain(image)
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name])
