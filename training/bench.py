@@ -8,10 +8,12 @@ DDPM's cost is measured as the median of single denoiser passes times 50 (a full
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,6 +31,8 @@ class Timing:
     name: str
     runtime: str
     median_s: float
+    params: int = 0  # parameters of the torch model (0: not a torch model here)
+    peak_rss_mb: float = float("nan")  # this process, over this row only
 
 
 def median_s(fn: Callable[[], object], repeats: int) -> float:
@@ -54,6 +58,93 @@ def _torch(model: torch.nn.Module, *args: torch.Tensor) -> Callable[[], object]:
             return model(*args)
 
     return run
+
+
+def params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _timed(
+    name: str,
+    runtime: str,
+    make: Callable[[], Callable[[], object]],
+    repeats: int,
+    n_params: int = 0,
+) -> Timing:
+    """One row: build the runner, time it, and record the peak RSS of doing so."""
+    from edge.bench import peak_rss_mb, reset_peak_rss
+
+    reset_peak_rss()
+    run = make()
+    return Timing(name, runtime, median_s(run, repeats), n_params, peak_rss_mb())
+
+
+def _onnx_of(model: torch.nn.Module, folder: Path, x: np.ndarray) -> tuple[Path, Path]:
+    """fp32 and int8 (static QDQ, MinMax on 4 random frames) ONNX files of ``model``,
+    made by this repository's export (``aglu-export``'s graph and quantisation)."""
+    from export.onnx_graph import export_fp32
+    from export.quantize import quantize_int8
+
+    fp32, int8 = folder / "peer.onnx", folder / "peer.int8.onnx"
+    export_fp32(model.eval(), fp32, int(getattr(model, "stride_px", 8)))
+    rng = np.random.default_rng(1)
+    side = min(256, x.shape[-1])
+    frames = [rng.standard_normal((1, side, side)).astype(np.float32) for _ in range(4)]
+    quantize_int8(fp32, int8, frames, fp32_modules=())
+    return fp32, int8
+
+
+def _ort_file(path: Path, x: np.ndarray) -> Callable[[], object]:
+    import onnxruntime as ort
+
+    from edge.infer.model import _session_options
+
+    session = ort.InferenceSession(str(path), sess_options=_session_options(SessionConfig()))
+    return lambda: session.run(None, {session.get_inputs()[0].name: x})
+
+
+def peers_table(recipe: TrainConfig, size_px: int, repeats: int) -> list[Timing]:
+    """AGLU (ORT int8 / fp32, torch) and the full-resolution fnet-style U-Net (torch, ORT
+    fp32, ORT int8), the DDPM-50, with parameter counts and peak RSS, one size."""
+    import tempfile
+
+    from training.models.fnet import FnetUNet
+
+    x = np.random.default_rng(0).standard_normal((1, 1, size_px, size_px)).astype(np.float32)
+    xt = torch.from_numpy(x)
+    aglu = build_model(recipe).eval()
+    fnet = FnetUNet().eval()
+    denoiser = ConditionalDenoiser().eval()
+    t = torch.tensor([500])
+    rows = [
+        _timed("AGLU int8 (shipped)", "onnxruntime", lambda: _ort("int8", x), repeats),
+        _timed("AGLU fp32 (shipped)", "onnxruntime", lambda: _ort("fp32", x), repeats),
+        _timed("AGLU fp32", "torch eager", lambda: _torch(aglu, xt), repeats, params(aglu)),
+        _timed("fnet U-Net fp32", "torch eager", lambda: _torch(fnet, xt), repeats, params(fnet)),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, int8 = _onnx_of(fnet, Path(tmp), x)
+        rows += [
+            _timed(
+                "fnet U-Net fp32", "onnxruntime", lambda: _ort_file(fp32, x), repeats, params(fnet)
+            ),
+            _timed(
+                "fnet U-Net int8", "onnxruntime", lambda: _ort_file(int8, x), repeats, params(fnet)
+            ),
+        ]
+    step = _timed(
+        "DDPM, 1 step",
+        "torch eager",
+        lambda: _torch(denoiser, xt, xt, t),
+        max(1, repeats // 2),
+        params(denoiser),
+    )
+    rows.append(
+        dataclasses.replace(
+            step, name=f"DDPM, {DDPM_STEPS} steps", median_s=DDPM_STEPS * step.median_s
+        )
+    )
+    return rows
 
 
 def speed_table(recipe: TrainConfig, size_px: int, repeats: int) -> list[Timing]:
