@@ -96,6 +96,7 @@ class Daemon:
         self.state = State.STARTING
         self.counters = Counters()
         self.distribution = DistributionWatch()
+        self.overlap_quality = True  # input statistics on a helper thread during inference
         self.reloads = {"ok": 0, "failed": 0}
         self._notifier = notifier or NullNotifier()
         self._source = source
@@ -352,11 +353,14 @@ class Daemon:
         """Stain and publish one frame; count and log any error. True on success."""
         active = self.active  # one model for the whole frame, even across a reload
         try:
+            finish = None
+            if active.meter is not None and active.stainer.validate(frame.image) is None:
+                finish = active.meter.begin(frame.image, self.overlap_quality)
             try:
                 outputs = active.stainer.stain(frame.image)
             except ValueError as exc:
                 raise FrameError(frame.index, str(exc)) from None
-            quality = None if active.meter is None else active.meter.measure(frame.image, outputs)
+            quality = None if finish is None else finish(outputs)
             self.distribution.observe(frame.index, quality)
             header = None if quality is None else quality.header()
             sf = StainedFrame(frame, outputs, t_received_ns, time.time_ns(), header)

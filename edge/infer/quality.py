@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +179,18 @@ class Quality:
         }
 
 
+_HELPER: list[ThreadPoolExecutor] = []
+_HELPER_LOCK = threading.Lock()
+
+
+def _helper() -> ThreadPoolExecutor:
+    """One helper thread for the whole process, made on first use."""
+    with _HELPER_LOCK:
+        if not _HELPER:
+            _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="aglu-quality"))
+        return _HELPER[0]
+
+
 @dataclass(frozen=True, slots=True)
 class QualityMeter:
     """Computes ``Quality`` for a model's frames (one per loaded model)."""
@@ -186,14 +201,30 @@ class QualityMeter:
     inputs: InputModel
     sample_stride: int = 4  # sigma statistics on every 4th row and column
 
-    def measure(
-        self, image: npt.NDArray[Any], outputs: dict[str, npt.NDArray[np.float32]]
-    ) -> Quality:
+    def measure(self, image: npt.NDArray[Any], outputs: dict[str, npt.NDArray[Any]]) -> Quality:
         """The quality of one frame from its raw input and the model's outputs."""
-        s = outputs["sigma"][:: self.sample_stride, :: self.sample_stride] * np.float32(
-            self.sigma_scale
-        )
-        feats = input_features(image, self.norm, self.inputs.tile_px, self.inputs.grid)
+        return self._finish(self.features(image), outputs)
+
+    def features(self, image: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        return input_features(image, self.norm, self.inputs.tile_px, self.inputs.grid)
+
+    def begin(
+        self, image: npt.NDArray[Any], overlap: bool = True
+    ) -> Callable[[dict[str, npt.NDArray[Any]]], Quality]:
+        """Start the input statistics, on a helper thread so they overlap the inference
+        (onnxruntime and numpy release the GIL), or now (``overlap`` False); call the
+        result with the outputs."""
+        if not overlap:
+            feats = self.features(image)
+            return lambda outputs: self._finish(feats, outputs)
+        future = _helper().submit(self.features, image)
+        return lambda outputs: self._finish(future.result(), outputs)
+
+    def _finish(
+        self, feats: npt.NDArray[np.float64], outputs: dict[str, npt.NDArray[Any]]
+    ) -> Quality:
+        step = self.sample_stride
+        s = outputs["sigma"][::step, ::step] * np.float32(self.sigma_scale)
         distance, unusual = self.inputs.distance(feats)
         return Quality(
             float(np.mean(s)),
