@@ -1,9 +1,10 @@
 """``aglu-edge bench``: per-frame latency and throughput, stainer alone and end to end.
 
 Stainer alone: ``Stainer.stain`` on a simulated frame, after warm-up.
-End to end: the daemon on the simulated microscope, paced at 80% of the stainer's
-measured rate (so latency is not queueing), publishing to a real subscriber on
-127.0.0.1; latency is acquired -> received by the subscriber.
+End to end: the daemon on the simulated microscope, paced at half the stainer's
+measured rate (at 80% a noisy 2-core machine queued frames, and latency measured the
+queue, not the path), publishing to a real subscriber on 127.0.0.1; latency is
+acquired -> received by the subscriber.
 """
 
 from __future__ import annotations
@@ -97,9 +98,9 @@ def numpy_row(size_px: int, frames: int) -> BenchRow:
 
 
 def end_to_end_row(
-    precision: str, size_px: int, frames: int, source_fps: float, overlap: bool = True
+    precision: str, size_px: int, frames: int, source_fps: float, overlap: bool = False
 ) -> BenchRow:
-    """``overlap`` False: the quality statistics after the inference instead of beside it."""
+    """``overlap``: the quality statistics on a helper thread beside the inference."""
     reset_peak_rss()
     cfg = parse_config(
         {
@@ -126,7 +127,7 @@ def end_to_end_row(
             span = time.perf_counter() - t_first
     finally:
         daemon.stop()
-    path = "end to end" if overlap else "e2e serial"
+    path = "e2e overlap" if overlap else "end to end"
     return _row(path, precision, size_px, lat[1:], frames / span)
 
 
@@ -232,9 +233,9 @@ def bench(sizes: list[int], frames: int) -> list[BenchRow]:
         for precision in ("int8", "fp32"):
             alone = stainer_row(precision, size, frames)
             rows.append(alone)
-            rows.append(end_to_end_row(precision, size, frames, 0.8 * alone.fps))
+            rows.append(end_to_end_row(precision, size, frames, 0.5 * alone.fps))
             if precision == "int8":  # what overlapping the quality statistics buys
-                rows.append(end_to_end_row(precision, size, frames, 0.8 * alone.fps, False))
+                rows.append(end_to_end_row(precision, size, frames, 0.5 * alone.fps, True))
     return rows
 
 

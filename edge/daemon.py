@@ -96,7 +96,9 @@ class Daemon:
         self.state = State.STARTING
         self.counters = Counters()
         self.distribution = DistributionWatch()
-        self.overlap_quality = True  # input statistics on a helper thread during inference
+        # Input statistics on a helper thread during inference: measured no faster on 2 cores
+        # (onnxruntime's threads hold both; docs/speed.md), so off unless asked for.
+        self.overlap_quality = False
         self.reloads = {"ok": 0, "failed": 0}
         self._notifier = notifier or NullNotifier()
         self._source = source

@@ -11,13 +11,13 @@ def test_bench_measures_both_paths_and_precisions_on_real_sockets() -> None:
         ("quality", "-"),
         ("stainer", "int8"),
         ("end to end", "int8"),
-        ("e2e serial", "int8"),
+        ("e2e overlap", "int8"),
         ("stainer", "fp32"),
         ("end to end", "fp32"),
     ]
     for r in rows:
         assert r.frames == 3 and 0 < r.p50_ms <= r.p95_ms and r.fps > 0
-    model_rows = [r for r in rows if r.path in ("stainer", "end to end", "e2e serial")]
+    model_rows = [r for r in rows if r.path in ("stainer", "end to end", "e2e overlap")]
     assert all(50 < r.peak_rss_mb < 4000 for r in model_rows)  # measured, per row
 
 
