@@ -108,7 +108,7 @@ class ModelSection(_Section):
     max_side_px: int = Field(16384, ge=32, le=65536)  # larger frames are refused, never run
     # with tile_px = 0, frames over this many pixels still run tile by tile (2048 px tiles)
     whole_frame_max_px: int = Field(16_777_216, ge=1024)
-    quality: bool = True  # the per-frame quality block (about 20 ms per frame on 2 cores)
+    quality: bool = True  # the per-frame quality block (about 15 ms per frame on 2 cores)
 
     def session(self) -> SessionConfig:
         return SessionConfig(
