@@ -10,7 +10,10 @@ from typing import Any
 import numpy as np
 
 from edge.config import EdgeConfig, parse_config
+from edge.daemon import Daemon
 from edge.frames import Frame
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage, StatusMessage
 
 
 def local_config(**sections: dict[str, Any]) -> EdgeConfig:
@@ -43,3 +46,26 @@ class GatedSource:
                 return
             yield Frame(i, img, time.time_ns(), axes={"time": i}, pixel_size_um=0.5)
             time.sleep(self.period_s)
+
+
+def stream_through_daemon(
+    cfg: EdgeConfig, images: list[np.ndarray], period_s: float = 0.02
+) -> tuple[list[FrameMessage], dict[str, Any]]:
+    """Run ``images`` through a daemon of ``cfg`` once a subscriber is connected; the frame
+    messages it published and the daemon's status after the last one."""
+    source = GatedSource(images, period_s=period_s)
+    daemon = Daemon(cfg, source=source)
+    daemon.start()
+    frames: list[FrameMessage] = []
+    try:
+        with Subscriber(daemon.endpoint) as sub:
+            while not isinstance(sub.recv(timeout_s=10), StatusMessage):
+                pass  # connected once a status arrives
+            source.gate.set()
+            while len(frames) < len(images):
+                msg = sub.recv(timeout_s=20)
+                if isinstance(msg, FrameMessage):
+                    frames.append(msg)
+        return frames, daemon.status()
+    finally:
+        daemon.stop()

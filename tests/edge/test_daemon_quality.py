@@ -7,12 +7,9 @@ import logging
 import numpy as np
 import pytest
 
-from edge.daemon import Daemon
 from edge.io.readers import open_reader
-from edge.net.client import Subscriber
-from edge.net.wire import FrameMessage, StatusMessage
 from edge.sources.replay import DEMO_SAMPLE
-from tests.edge.helpers import GatedSource, local_config
+from tests.edge.helpers import local_config, stream_through_daemon
 
 
 def _sample() -> list[np.ndarray]:
@@ -34,23 +31,8 @@ def test_quality_blocks_counts_and_one_warning_per_change(caplog: pytest.LogCapt
         publish={"status_interval_s": 0.05},
         queue={"capacity": 8},
     )
-    source = GatedSource(images, period_s=0.3)
-    daemon = Daemon(cfg, source=source)
     caplog.set_level(logging.WARNING, logger="edge.stats")
-    daemon.start()
-    frames: list[FrameMessage] = []
-    try:
-        with Subscriber(daemon.endpoint) as sub:
-            while not isinstance(sub.recv(timeout_s=10), StatusMessage):
-                pass
-            source.gate.set()
-            while len(frames) < len(images):
-                msg = sub.recv(timeout_s=20)
-                if isinstance(msg, FrameMessage):
-                    frames.append(msg)
-        status = daemon.status()
-    finally:
-        daemon.stop()
+    frames, status = stream_through_daemon(cfg, images, period_s=0.3)
     quality = [f.header["quality"] for f in frames]
     assert [q["in_distribution"] for q in quality] == [True, False, False, True]
     assert quality[1]["unusual"] in ("at_min", "at_max") and quality[1]["input_distance"] > 1
@@ -68,18 +50,6 @@ def test_quality_off_publishes_null_and_counts_nothing() -> None:
         model={"name": "brightfield", "quality": False},
         publish={"status_interval_s": 0.05},
     )
-    source = GatedSource(_sample()[:1])
-    daemon = Daemon(cfg, source=source)
-    daemon.start()
-    try:
-        with Subscriber(daemon.endpoint) as sub:
-            while not isinstance(sub.recv(timeout_s=10), StatusMessage):
-                pass
-            source.gate.set()
-            msg = sub.recv(timeout_s=20)
-            while not isinstance(msg, FrameMessage):
-                msg = sub.recv(timeout_s=20)
-        assert msg.header["quality"] is None
-        assert daemon.status()["quality"] == {"measured": 0, "out_of_distribution": 0}
-    finally:
-        daemon.stop()
+    frames, status = stream_through_daemon(cfg, _sample()[:1])
+    assert frames[0].header["quality"] is None
+    assert status["quality"] == {"measured": 0, "out_of_distribution": 0}

@@ -7,12 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from edge.daemon import Daemon
 from edge.errors import WireError
-from edge.net.client import Subscriber
 from edge.net.messages import encode_output
-from edge.net.wire import FrameMessage, StatusMessage, decode, encode_frame
-from tests.edge.helpers import GatedSource, local_config
+from edge.net.wire import FrameMessage, decode, encode_frame
+from tests.edge.helpers import local_config, stream_through_daemon
 
 
 def _parts(parts: list) -> list[bytes]:  # type: ignore[type-arg]
@@ -51,20 +49,7 @@ def test_daemon_publishes_uint16_predictions_that_decode_to_the_float32_ones() -
             source={"height_px": 64, "width_px": 64},
             publish={"status_interval_s": 0.05, "encoding": encoding},
         )
-        source = GatedSource([image])
-        daemon = Daemon(cfg, source=source)
-        daemon.start()
-        try:
-            with Subscriber(daemon.endpoint) as sub:
-                while not isinstance(sub.recv(timeout_s=10), StatusMessage):
-                    pass
-                source.gate.set()
-                msg = sub.recv(timeout_s=10)
-                while not isinstance(msg, FrameMessage):
-                    msg = sub.recv(timeout_s=10)
-                frames[encoding] = msg
-        finally:
-            daemon.stop()
+        frames[encoding] = stream_through_daemon(cfg, [image])[0][0]
     ref, got = frames["float32"].arrays["dapi"], frames["uint16"].arrays["dapi"]
     step = (ref.max() - ref.min()) / 65535
     assert np.abs(got - ref).max() <= step + 1e-6
