@@ -26,7 +26,7 @@ _ALLOWED_KINDS = ("u", "i", "f")
 _F32_MAX = float(np.finfo(np.float32).max)
 
 
-PERCENTILE_SAMPLES = 1 << 20  # 1024 x 1024: frames up to this size use every pixel
+PERCENTILE_SAMPLES = 1 << 18  # 512 x 512: frames up to this size use every pixel
 
 
 def strided_sample(x: npt.NDArray[Any], max_samples: int = PERCENTILE_SAMPLES) -> npt.NDArray[Any]:
