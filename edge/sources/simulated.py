@@ -309,13 +309,15 @@ class SimulatedSourceConfig:
     seed: int = 0
     max_frames: int = 0  # 0: run until stopped
     pool_size: int = 8  # distinct simulated fields, generated once and cycled
+    pool_max_mb: float = 64.0  # ... but no more of them than fit in this (2048 px: 4 fields)
 
 
 class SimulatedSource:
     """A simulated QPI microscope streaming at ``fps`` (phase in radians, float32).
 
-    ``pool_size`` fields are simulated up front and cycled, so the source keeps
-    its rate at any frame size without competing with the stainer for CPU.
+    ``pool_size`` fields (at most ``pool_max_mb`` of them) are simulated up front and
+    cycled, so the source keeps its rate at any frame size without competing with the
+    stainer for CPU.
     """
 
     name = "simulated"
@@ -325,7 +327,9 @@ class SimulatedSource:
             raise ValueError(f"fps must be > 0, got {cfg.fps}")
         self.cfg = cfg
         self.sim = sim or SimulationConfig(height_px=cfg.height_px, width_px=cfg.width_px)
-        self._pool = [simulate_pair(self.sim, cfg.seed + i).qpi_rad for i in range(cfg.pool_size)]
+        field_mb = self.sim.height_px * self.sim.width_px * 4 / 2**20
+        n = max(1, min(cfg.pool_size, int(cfg.pool_max_mb // field_mb)))
+        self._pool = [simulate_pair(self.sim, cfg.seed + i).qpi_rad for i in range(n)]
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         for index in paced(self.cfg.fps, stop, self.cfg.max_frames):
