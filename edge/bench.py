@@ -131,24 +131,29 @@ def end_to_end_row(
     return _row(path, precision, size_px, lat[1:], frames / span)
 
 
-def model_rows(paths: list[str], size_px: int, frames: int) -> list[BenchRow]:
-    """The stainer of each model file on the same frame, interleaved frame by frame (so
-    machine load hits every model alike); multi-plane models get that frame as each plane.
-    ``BenchRow.path`` is the file name, ``precision`` the card's."""
+def _interleaved(stainers: list[Stainer], size_px: int, frames: int) -> list[list[float]]:
+    """Per-stainer latencies (ms) on one simulated frame, the stainers taking turns frame by
+    frame (so machine load hits each alike); a multi-plane model gets the frame per plane."""
     plane = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
-    stainers = [Stainer(load_model(p, SessionConfig())) for p in paths]
     images = [plane if s.planes == 1 else np.stack([plane] * s.planes) for s in stainers]
     for s, image in zip(stainers, images, strict=True):
-        s.stain(image)
-    lat: list[list[float]] = [[] for _ in paths]
+        s.stain(image)  # warm-up
+    lat: list[list[float]] = [[] for _ in stainers]
     for _ in range(frames):
         for k, (s, image) in enumerate(zip(stainers, images, strict=True)):
             t0 = time.perf_counter()
             s.stain(image)
             lat[k].append((time.perf_counter() - t0) * 1e3)
+    return lat
+
+
+def model_rows(paths: list[str], size_px: int, frames: int) -> list[BenchRow]:
+    """The stainer of each model file, interleaved; ``BenchRow.path`` is the file name,
+    ``precision`` the card's."""
+    stainers = [Stainer(load_model(p, SessionConfig())) for p in paths]
     return [
         _row(Path(p).name, s.model.card.precision, size_px, lk, 1e3 / float(np.mean(lk)))
-        for p, s, lk in zip(paths, stainers, lat, strict=True)
+        for p, s, lk in zip(paths, stainers, _interleaved(stainers, size_px, frames), strict=True)
     ]
 
 
@@ -205,23 +210,14 @@ def session_rows(size_px: int, frames: int, precision: str = "int8") -> list[Ben
     """The stainer under each of ``SESSION_VARIANTS``, interleaved frame by frame."""
     import dataclasses
 
-    image = simulate_pair(SimulationConfig(height_px=size_px, width_px=size_px), 0).qpi_rad
     path = default_model_path(precision)
     stainers = [
         Stainer(load_model(path, dataclasses.replace(SessionConfig(), **v)))  # type: ignore[arg-type]
         for v in SESSION_VARIANTS.values()
     ]
-    for st in stainers:
-        st.stain(image)
-    lat: list[list[float]] = [[] for _ in stainers]
-    for _ in range(frames):
-        for k, st in enumerate(stainers):
-            t0 = time.perf_counter()
-            st.stain(image)
-            lat[k].append((time.perf_counter() - t0) * 1e3)
     return [
         _row(name, precision, size_px, lk, 1e3 / float(np.mean(lk)))
-        for name, lk in zip(SESSION_VARIANTS, lat, strict=True)
+        for name, lk in zip(SESSION_VARIANTS, _interleaved(stainers, size_px, frames), strict=True)
     ]
 
 

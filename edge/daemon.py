@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from edge.config import EdgeConfig
@@ -355,9 +356,10 @@ class Daemon:
         """Stain and publish one frame; count and log any error. True on success."""
         active = self.active  # one model for the whole frame, even across a reload
         try:
-            finish = None
-            if active.meter is not None and active.stainer.validate(frame.image) is None:
-                finish = active.meter.begin(frame.image, self.overlap_quality)
+            meter, finish = active.meter, None
+            if meter is not None:  # beside the inference (never on a bad frame), or after it
+                early = self.overlap_quality and active.stainer.validate(frame.image) is None
+                finish = meter.begin(frame.image) if early else partial(meter.measure, frame.image)
             try:
                 outputs = active.stainer.stain(frame.image)
             except ValueError as exc:

@@ -1,7 +1,7 @@
 """Per-frame quality: calibrated uncertainty, and whether the input looks like training data.
 
-Pure numpy. The model card carries what this needs, measured by ``aglu-export
-calibrate`` on the model's own data (``edge.infer.card``):
+Pure numpy. The model card carries what this needs, measured by ``aglu-ship`` on the
+model's own data (``edge.infer.card``):
 - ``calibration.sigma_scale``: the factor that makes the model's Laplace ``sigma``
   honest on validation pixels (its 90% interval ``|error| <= ln(10) * sigma`` then
   covers 90% of them); ``calibration.sigma_high``: the 99th percentile of calibrated
@@ -38,7 +38,7 @@ HIST_BINS = 10
 BANDS_PX = (1, 2, 4, 8, 16)
 TILE_PX = 256
 GRID = 2  # 2 x 2 tiles per frame
-LN10 = math.log(10.0)  # a Laplace 90% interval is +- ln(10) scales
+MAX_DISTANCE = 1.0  # input_distance up to this: in distribution
 
 
 def feature_names(planes: int) -> tuple[str, ...]:
@@ -108,8 +108,8 @@ def input_features(
 @dataclass(frozen=True, slots=True)
 class InputModel:
     """Where the training inputs' statistics lie (``input_stats`` of the card): a robust
-    centre and scale per statistic, and a bound on each statistic's |z| (``threshold``
-    scales them all). The distance is the largest |z| / bound: <= 1 is in distribution."""
+    centre and scale per statistic, and a bound on each statistic's |z|. The distance is
+    the largest |z| / bound: up to ``MAX_DISTANCE`` is in distribution."""
 
     names: tuple[str, ...]
     center: tuple[float, ...]
@@ -208,15 +208,9 @@ class QualityMeter:
     def features(self, image: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
         return input_features(image, self.norm, self.inputs.tile_px, self.inputs.grid)
 
-    def begin(
-        self, image: npt.NDArray[Any], overlap: bool = True
-    ) -> Callable[[dict[str, npt.NDArray[Any]]], Quality]:
-        """Start the input statistics, on a helper thread so they overlap the inference
-        (onnxruntime and numpy release the GIL), or now (``overlap`` False); call the
-        result with the outputs."""
-        if not overlap:
-            feats = self.features(image)
-            return lambda outputs: self._finish(feats, outputs)
+    def begin(self, image: npt.NDArray[Any]) -> Callable[[dict[str, npt.NDArray[Any]]], Quality]:
+        """Start the input statistics on a helper thread, so they overlap the inference
+        (onnxruntime and numpy release the GIL); call the result with the outputs."""
         future = _helper().submit(self.features, image)
         return lambda outputs: self._finish(future.result(), outputs)
 
@@ -231,7 +225,7 @@ class QualityMeter:
             float(np.mean(s > self.sigma_high)),
             distance,
             unusual,
-            distance <= 1.0,
+            distance <= MAX_DISTANCE,
         )
 
 

@@ -31,7 +31,6 @@ def wire_array(image: npt.NDArray[Any]) -> npt.NDArray[Any]:
     return np.ascontiguousarray(image)
 
 
-ENCODINGS = ("float32", "float16", "uint16")
 _U16_MAX = 65535
 
 

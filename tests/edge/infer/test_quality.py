@@ -13,11 +13,11 @@ from edge.infer.preprocess import Normalization
 from edge.infer.quality import (
     BANDS_PX,
     HIST_BINS,
+    MAX_DISTANCE,
     _boxes,
     feature_names,
     fit_input_model,
     fit_sigma_scale,
-    input_features,
     laplace_coverage,
     meter_for,
     tile_features,
@@ -116,7 +116,7 @@ def _flags(name: str, frames: list[np.ndarray]) -> list[bool]:
     model = load_model(shipped_model_path(name, "int8"), SessionConfig())
     meter = meter_for(model.card)
     assert meter is not None, f"{name} ships without calibration"
-    return [not meter.inputs.distance(input_features(f, meter.norm))[0] <= 1 for f in frames]
+    return [meter.inputs.distance(meter.features(f))[0] > MAX_DISTANCE for f in frames]
 
 
 def test_brightfield_model_takes_its_own_kind_and_flags_blank_and_saturated() -> None:
