@@ -103,6 +103,31 @@ def _ort_file(path: Path, x: np.ndarray) -> Callable[[], object]:
     return lambda: session.run(None, {session.get_inputs()[0].name: x})
 
 
+def _input(size_px: int) -> tuple[np.ndarray, torch.Tensor]:
+    x = np.random.default_rng(0).standard_normal((1, 1, size_px, size_px)).astype(np.float32)
+    return x, torch.from_numpy(x)
+
+
+def _aglu_rows(recipe: TrainConfig, x: np.ndarray, xt: torch.Tensor, repeats: int) -> list[Timing]:
+    """The shipped AGLU in ORT int8 and fp32, and its architecture in torch eager."""
+    aglu = build_model(recipe).eval()
+    return [
+        _timed("AGLU int8 (shipped)", "onnxruntime", lambda: _ort("int8", x), repeats),
+        _timed("AGLU fp32 (shipped)", "onnxruntime", lambda: _ort("fp32", x), repeats),
+        _timed("AGLU fp32", "torch eager", lambda: _torch(aglu, xt), repeats, params(aglu)),
+    ]
+
+
+def _ddpm_row(xt: torch.Tensor, repeats: int) -> Timing:
+    """DDPM_STEPS times the median single denoiser pass."""
+    denoiser = ConditionalDenoiser().eval()
+    t = torch.tensor([500])
+    run = lambda: _torch(denoiser, xt, xt, t)  # noqa: E731
+    step = _timed("DDPM, 1 step", "torch eager", run, max(1, repeats // 2), params(denoiser))
+    name = f"DDPM, {DDPM_STEPS} steps"
+    return dataclasses.replace(step, name=name, median_s=DDPM_STEPS * step.median_s)
+
+
 def peers_table(recipe: TrainConfig, size_px: int, repeats: int) -> list[Timing]:
     """AGLU (ORT int8 / fp32, torch) and the full-resolution fnet-style U-Net (torch, ORT
     fp32, ORT int8), the DDPM-50, with parameter counts and peak RSS, one size."""
@@ -110,61 +135,32 @@ def peers_table(recipe: TrainConfig, size_px: int, repeats: int) -> list[Timing]
 
     from training.models.fnet import FnetUNet
 
-    x = np.random.default_rng(0).standard_normal((1, 1, size_px, size_px)).astype(np.float32)
-    xt = torch.from_numpy(x)
-    aglu = build_model(recipe).eval()
+    x, xt = _input(size_px)
     fnet = FnetUNet().eval()
-    denoiser = ConditionalDenoiser().eval()
-    t = torch.tensor([500])
-    rows = [
-        _timed("AGLU int8 (shipped)", "onnxruntime", lambda: _ort("int8", x), repeats),
-        _timed("AGLU fp32 (shipped)", "onnxruntime", lambda: _ort("fp32", x), repeats),
-        _timed("AGLU fp32", "torch eager", lambda: _torch(aglu, xt), repeats, params(aglu)),
-        _timed("fnet U-Net fp32", "torch eager", lambda: _torch(fnet, xt), repeats, params(fnet)),
-    ]
+    n = params(fnet)
+    rows = _aglu_rows(recipe, x, xt, repeats)
+    rows.append(_timed("fnet U-Net fp32", "torch eager", lambda: _torch(fnet, xt), repeats, n))
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = _onnx_of(fnet, Path(tmp), x)
         rows += [
-            _timed(
-                "fnet U-Net fp32", "onnxruntime", lambda: _ort_file(fp32, x), repeats, params(fnet)
-            ),
-            _timed(
-                "fnet U-Net int8", "onnxruntime", lambda: _ort_file(int8, x), repeats, params(fnet)
-            ),
+            _timed("fnet U-Net fp32", "onnxruntime", lambda: _ort_file(fp32, x), repeats, n),
+            _timed("fnet U-Net int8", "onnxruntime", lambda: _ort_file(int8, x), repeats, n),
         ]
-    step = _timed(
-        "DDPM, 1 step",
-        "torch eager",
-        lambda: _torch(denoiser, xt, xt, t),
-        max(1, repeats // 2),
-        params(denoiser),
-    )
-    rows.append(
-        dataclasses.replace(
-            step, name=f"DDPM, {DDPM_STEPS} steps", median_s=DDPM_STEPS * step.median_s
-        )
-    )
-    return rows
+    return [*rows, _ddpm_row(xt, repeats)]
 
 
 def speed_table(recipe: TrainConfig, size_px: int, repeats: int) -> list[Timing]:
-    x = np.random.default_rng(0).standard_normal((1, 1, size_px, size_px)).astype(np.float32)
-    xt = torch.from_numpy(x)
+    """AGLU (ORT int8 / fp32, torch), this repository's U-Net baseline and the DDPM-50."""
+    x, xt = _input(size_px)
     unet_cfg = recipe.model_copy(update={"model": recipe.model.model_copy(update={"kind": "unet"})})
-    denoiser = ConditionalDenoiser().eval()
-    t = torch.tensor([500])
-    step = median_s(_torch(denoiser, xt, xt, t), max(1, repeats // 2))
-    return [
-        Timing("AGLU int8 (shipped)", "onnxruntime", median_s(_ort("int8", x), repeats)),
-        Timing("AGLU fp32 (shipped)", "onnxruntime", median_s(_ort("fp32", x), repeats)),
-        Timing("AGLU fp32", "torch eager", median_s(_torch(build_model(recipe), xt), repeats)),
-        Timing(
-            "U-Net baseline fp32",
-            "torch eager",
-            median_s(_torch(build_model(unet_cfg), xt), repeats),
-        ),
-        Timing(f"DDPM, {DDPM_STEPS} steps", "torch eager", DDPM_STEPS * step),
-    ]
+    unet = build_model(unet_cfg).eval()
+    rows = _aglu_rows(recipe, x, xt, repeats)
+    rows.append(
+        _timed(
+            "U-Net baseline fp32", "torch eager", lambda: _torch(unet, xt), repeats, params(unet)
+        )
+    )
+    return [*rows, _ddpm_row(xt, repeats)]
 
 
 def ddpm_sum_check(size_px: int = 128) -> tuple[float, float]:
