@@ -129,5 +129,30 @@ def ship(
         click.echo(f"  flagged  {kind:<24} {rate:.3f}")
 
 
+@click.command(cls=AgluCommand)
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The rewritten .onnx (may be MODEL).",
+)
+@click.option("--debug", is_flag=True)
+def relayout(model: Path, out: Path, debug: bool) -> None:
+    """Rewrite MODEL's graph for onnxruntime's CPU speed, keeping its weights and outputs.
+
+    Each rewrite (export.layout) is kept only where the outputs on probe frames move by at
+    most 1e-5 of their range; aglu-export applies them to every export already.
+    """
+    from export.layout import relayout_file
+
+    setup_logging(debug)
+    report = relayout_file(model, out)
+    for r in report:
+        verdict = "kept" if r.kept else ("not applicable" if not r.places else "dropped")
+        click.echo(f"  {r.name:<16} {r.places:>3} places  max change {r.max_error:.1e}  {verdict}")
+    click.echo(f"{out}: {sum(r.places for r in report if r.kept)} places rewritten")
+
+
 if __name__ == "__main__":
     main()

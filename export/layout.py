@@ -1,0 +1,404 @@
+"""Rewrites of an exported graph that keep its weights and its numbers and run faster in
+onnxruntime on the CPU (issue 16). Each one is exact arithmetic (int8 graphs: up to the
+order of float sums in the first, fp32 convolution); ``check_same`` measures it.
+
+- ``fold_unshuffle``: PixelUnshuffle(b) followed by a k x k convolution is one
+  (b k) x (b k) convolution of stride b on the frame itself: no 6-D transpose of the
+  input.
+- ``blocked_shuffle``: a PixelShuffle (DepthToSpace, CRD) after a convolution becomes
+  channel-last block moves. onnxruntime runs int8 convolutions channel-last and its
+  DepthToSpace channel-first, element by element, with a transpose on either side; with
+  the convolution's output channels reordered (depth first), the shuffle moves runs of
+  2 x C contiguous values.
+- ``plain_softplus``: torch exports softplus as Where(x > 20, x, Softplus(x)); onnxruntime's
+  Softplus already returns x exactly there (float32: x + log(1 + e^-x) == x for x > 17).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+# torch's pixel_unshuffle: (N, C, H/b, b, W/b, b) -> (N, C, b, b, H/b, W/b)
+UNSHUFFLE_PERM = (0, 1, 3, 5, 2, 4)
+SOFTPLUS_EXACT_ABOVE = 17.0  # float32: x + log1p(exp(-x)) rounds to x from here up
+
+
+@dataclass
+class _Graph:
+    """Index over an onnx GraphProto: producers, consumers, initialisers."""
+
+    graph: Any
+    producer: dict[str, Any] = field(init=False)
+    consumers: dict[str, list[Any]] = field(init=False)
+    inits: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reindex()
+
+    def reindex(self) -> None:
+        self.producer = {o: n for n in self.graph.node for o in n.output}
+        self.consumers = {}
+        for n in self.graph.node:
+            for i in n.input:
+                self.consumers.setdefault(i, []).append(n)
+        self.inits = {i.name: i for i in self.graph.initializer}
+
+    def array(self, name: str) -> npt.NDArray[Any]:
+        from onnx import numpy_helper
+
+        return numpy_helper.to_array(self.inits[name])
+
+    def set_array(self, name: str, value: npt.NDArray[Any]) -> None:
+        from onnx import numpy_helper
+
+        self.inits[name].CopyFrom(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        self._forget_shapes({name})
+
+    def _forget_shapes(self, names: set[str]) -> None:
+        """Drop recorded shapes (value_info) of ``names``: shape inference must not
+        compare a rewritten tensor with its old shape."""
+        kept = [v for v in self.graph.value_info if v.name not in names]
+        del self.graph.value_info[:]
+        self.graph.value_info.extend(kept)
+
+    def const(self, name: str, value: npt.NDArray[Any]) -> str:
+        from onnx import numpy_helper
+
+        self.graph.initializer.append(numpy_helper.from_array(value, name))
+        self.inits[name] = self.graph.initializer[-1]
+        return name
+
+    def only_consumer(self, name: str) -> Any | None:
+        users = self.consumers.get(name, [])
+        outputs = {o.name for o in self.graph.output}
+        return users[0] if len(users) == 1 and name not in outputs else None
+
+    def replace(self, old: Any, new: list[Any]) -> None:
+        """Put ``new`` where ``old`` was (keeps the topological order)."""
+        nodes = list(self.graph.node)
+        at = next(i for i, n in enumerate(nodes) if n == old)
+        del self.graph.node[:]
+        self.graph.node.extend(nodes[:at] + new + nodes[at + 1 :])
+        self.reindex()
+
+    def prune(self) -> None:
+        """Drop nodes and initialisers nothing uses any more."""
+        wanted = {o.name for o in self.graph.output}
+        keep: list[Any] = []
+        for n in reversed(list(self.graph.node)):
+            if any(o in wanted for o in n.output):
+                keep.append(n)
+                wanted.update(i for i in n.input if i)
+        del self.graph.node[:]
+        self.graph.node.extend(reversed(keep))
+        inits = [i for i in self.graph.initializer if i.name in wanted]
+        del self.graph.initializer[:]
+        self.graph.initializer.extend(inits)
+        self._forget_shapes({v.name for v in self.graph.value_info} - wanted)
+        self.reindex()
+
+
+def _attr(node: Any, name: str, default: Any = None) -> Any:
+    from onnx import helper
+
+    for a in node.attribute:
+        if a.name == name:
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
+    return default
+
+
+def _per_channel(g: _Graph, name: str) -> list[str]:
+    """The initialisers holding a conv weight or bias by output channel: the tensor itself,
+    or a DequantizeLinear's quantised values, scales and zero points (axis 0)."""
+    if name in g.inits:
+        return [name]
+    dq = g.producer.get(name)
+    if dq is None or dq.op_type != "DequantizeLinear" or not all(i in g.inits for i in dq.input):
+        return []
+    channelwise = [i for i in dq.input[1:] if g.array(i).ndim > 0]
+    if channelwise and _attr(dq, "axis", 1) != 0:
+        return []
+    return [dq.input[0], *channelwise]
+
+
+def _conv_before(g: _Graph, name: str) -> Any | None:
+    """The Conv whose output reaches ``name`` alone, directly or through one
+    per-tensor QuantizeLinear -> DequantizeLinear pair."""
+    node = g.producer.get(name)
+    if node is not None and node.op_type == "DequantizeLinear":
+        q = g.producer.get(node.input[0])
+        if q is None or q.op_type != "QuantizeLinear" or g.only_consumer(q.output[0]) is None:
+            return None
+        if any(g.array(i).ndim for i in node.input[1:] if i in g.inits):
+            return None
+        node = g.producer.get(q.input[0])
+    if node is None or node.op_type != "Conv" or g.only_consumer(node.output[0]) is None:
+        return None
+    return node
+
+
+def blocked_shuffle(g: _Graph) -> int:
+    """DepthToSpace (CRD) after a convolution -> channel-last block moves."""
+    from onnx import helper
+
+    done = 0
+    for d2s in [n for n in g.graph.node if n.op_type == "DepthToSpace"]:
+        b = int(_attr(d2s, "blocksize"))
+        conv = _conv_before(g, d2s.input[0]) if _attr(d2s, "mode", "DCR") == "CRD" else None
+        if conv is None or g.only_consumer(d2s.input[0]) is None:
+            continue
+        quantised = g.consumers[conv.output[0]][0]
+        if quantised.op_type != "QuantizeLinear":
+            continue  # float: onnxruntime's NCHWc layout, where its DepthToSpace is faster
+        groups = [_per_channel(g, i) for i in conv.input[1:]]
+        if not all(groups):
+            continue  # a weight or bias computed in the graph
+        tensors = [t for group in groups for t in group]
+        if any(len(g.consumers.get(t, [])) != 1 for t in tensors):
+            continue  # shared with another node
+        cout = g.array(tensors[0]).shape[0]
+        if cout % (b * b) or any(g.array(t).shape[0] != cout for t in tensors):
+            continue
+        c = cout // (b * b)
+        order = [ch * b * b + s for s in range(b * b) for ch in range(c)]  # CRD -> DCR
+        for t in tensors:
+            g.set_array(t, g.array(t)[order])
+        x, y, p = d2s.input[0], d2s.output[0], f"{d2s.name}_blocked"
+        # The shape from the conv's quantised output: a Shape of the float tensor would
+        # make onnxruntime dequantise all of it.
+        sized = quantised.output[0]
+        nodes = [
+            helper.make_node("Transpose", [x], [f"{p}_nhwc"], perm=[0, 2, 3, 1]),
+            helper.make_node("Shape", [sized], [f"{p}_nchw_shape"]),
+            helper.make_node(
+                "Gather",
+                [f"{p}_nchw_shape", g.const(f"{p}_to_nhwc", np.array([0, 2, 3, 1]))],
+                [f"{p}_shape"],
+            ),
+            helper.make_node(
+                "Mul", [f"{p}_shape", g.const(f"{p}_grow", np.array([1, b, b, 1]))], [f"{p}_m"]
+            ),
+            helper.make_node(
+                "Div", [f"{p}_m", g.const(f"{p}_shrink", np.array([1, 1, 1, b * b]))], [f"{p}_to"]
+            ),
+            helper.make_node(
+                "Reshape",
+                [f"{p}_nhwc", g.const(f"{p}_split", np.array([0, 0, 0, b, b, -1]))],
+                [f"{p}_split6"],
+            ),
+            helper.make_node("Transpose", [f"{p}_split6"], [f"{p}_moved"], perm=[0, 1, 3, 2, 4, 5]),
+            helper.make_node("Reshape", [f"{p}_moved", f"{p}_to"], [f"{p}_big"]),
+            helper.make_node("Transpose", [f"{p}_big"], [y], perm=[0, 3, 1, 2]),
+        ]
+        g.replace(d2s, nodes)
+        done += 1
+    return done
+
+
+def _data_consumer(g: _Graph, name: str) -> Any | None:
+    """The one node reading ``name``'s values (Shape nodes read only its shape)."""
+    users = [n for n in g.consumers.get(name, []) if n.op_type != "Shape"]
+    return users[0] if len(users) == 1 else None
+
+
+def _unshuffle_chain(g: _Graph, start: str) -> tuple[list[Any], bool]:
+    """The Reshape/Transpose nodes from the graph input ``start`` to the first other node,
+    and whether one of them is pixel_unshuffle's transpose."""
+    chain, name, seen = [], start, False
+    while (node := _data_consumer(g, name)) is not None and node.op_type in (
+        "Reshape",
+        "Transpose",
+    ):
+        seen |= node.op_type == "Transpose" and tuple(_attr(node, "perm")) == UNSHUFFLE_PERM
+        chain.append(node)
+        name = node.output[0]
+    return chain, seen
+
+
+def fold_unshuffle(g: _Graph) -> int:
+    """Graph input -> pixel_unshuffle(b) -> Conv(k, pad p) => Conv(b k, stride b, pad b p)."""
+    from onnx import helper
+
+    done = 0
+    for inp in g.graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        planes = dims[1].dim_value if len(dims) == 4 and dims[1].HasField("dim_value") else 0
+        chain, seen = _unshuffle_chain(g, inp.name)
+        conv = _data_consumer(g, chain[-1].output[0]) if chain else None
+        if not (seen and planes and conv is not None and conv.op_type == "Conv"):
+            continue
+        w_name = conv.input[1]
+        if (
+            w_name not in g.inits
+            or len(g.consumers[w_name]) != 1
+            or conv.input[0] != chain[-1].output[0]
+        ):
+            continue
+        w = g.array(w_name)
+        b = round((w.shape[1] / planes) ** 0.5)
+        stride, dil = _attr(conv, "strides", [1, 1]), _attr(conv, "dilations", [1, 1])
+        if b < 2 or b * b * planes != w.shape[1] or _attr(conv, "group", 1) != 1:
+            continue
+        if (
+            list(stride) != [1, 1]
+            or list(dil) != [1, 1]
+            or _attr(conv, "auto_pad", "NOTSET") != "NOTSET"
+        ):
+            continue
+        o, _, kh, kw = w.shape
+        # (o, c, a, bb, i, j) -> (o, c, i, a, j, bb): full-res offset b*i + a, b*j + bb
+        folded = w.reshape(o, planes, b, b, kh, kw).transpose(0, 1, 4, 2, 5, 3)
+        g.set_array(w_name, folded.reshape(o, planes, b * kh, b * kw))
+        pads = [b * int(p) for p in _attr(conv, "pads", [0, 0, 0, 0])]
+        new = helper.make_node(
+            "Conv",
+            [inp.name, *conv.input[1:]],
+            list(conv.output),
+            name=conv.name,
+            kernel_shape=[b * kh, b * kw],
+            strides=[b, b],
+            pads=pads,
+        )
+        g.replace(conv, [new])
+        done += 1
+    g.prune()
+    return done
+
+
+def plain_softplus(g: _Graph) -> int:
+    """Where(Greater(x, t), x, Softplus(x)) with t >= 17 -> Softplus(x)."""
+    done = 0
+    for where in [n for n in g.graph.node if n.op_type == "Where"]:
+        cond, _, other = (g.producer.get(i) for i in where.input)
+        if (
+            cond is None
+            or other is None
+            or cond.op_type != "Greater"
+            or other.op_type != "Softplus"
+        ):
+            continue
+        t = cond.input[1]
+        if cond.input[0] != where.input[1] or other.input[0] != where.input[1] or t not in g.inits:
+            continue
+        if float(np.min(g.array(t))) < SOFTPLUS_EXACT_ABOVE:
+            continue
+        out = where.output[0]
+        for user in g.consumers.get(out, []):
+            user.input[:] = [other.output[0] if i == out else i for i in user.input]
+        for o in g.graph.output:
+            if o.name == out:  # keep the output's name: rename the softplus instead
+                other.output[0] = out
+        done += 1
+    g.prune()
+    return done
+
+
+REWRITES: dict[str, Callable[[_Graph], int]] = {
+    "fold_unshuffle": fold_unshuffle,
+    "blocked_shuffle": blocked_shuffle,
+    "plain_softplus": plain_softplus,
+}
+# A rewrite is kept only where no output moves by more than this fraction of its range on
+# the probe frames: float rounding (1e-6) passes; an int8 activation that flips a
+# quantisation level (fold_unshuffle before an int8 graph's first Q) does not.
+TOLERANCE = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    name: str
+    places: int
+    max_error: float  # the largest |output change| over the probes, as a fraction of range
+    kept: bool
+
+
+def apply(model: Any, rewrites: Sequence[str] = tuple(REWRITES)) -> dict[str, int]:
+    """Apply ``rewrites`` to ``model`` (an onnx ModelProto, changed in place), unchecked;
+    returns how many places each one changed."""
+    g = _Graph(model.graph)
+    return {name: REWRITES[name](g) for name in rewrites}
+
+
+def probe_frames(planes: int, seed: int = 0) -> list[npt.NDArray[np.float32]]:
+    """Frames that exercise the rewrites: noise, a smooth field with flat (clipped)
+    regions, at two sizes that are multiples of 32 (one not square)."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random((1, planes, 256, 320), dtype=np.float32)
+    yy, xx = np.mgrid[0:384, 0:384].astype(np.float32) / 384
+    smooth = np.clip(1.6 * np.sin(6 * xx) * np.cos(5 * yy), 0, 1)
+    field = np.broadcast_to(smooth, (1, planes, 384, 384)).astype(np.float32)
+    return [noise, field]
+
+
+def relayout(model: Any, probes: Sequence[npt.NDArray[np.float32]]) -> list[Rewrite]:
+    """Apply each rewrite in turn to ``model`` (changed in place), keeping it only where
+    the outputs on ``probes`` stay within ``TOLERANCE`` of the original graph's."""
+    import onnx
+
+    original = model.SerializeToString()
+    report = []
+    for name in REWRITES:
+        trial = onnx.load_from_string(model.SerializeToString())
+        places = apply(trial, (name,))[name]
+        if not places:
+            report.append(Rewrite(name, 0, 0.0, False))
+            continue
+        onnx.checker.check_model(trial)
+        error = max(check_same(original, trial.SerializeToString(), probes).values())
+        kept = error <= TOLERANCE
+        if kept:
+            model.CopyFrom(trial)
+        report.append(Rewrite(name, places, error, kept))
+    return report
+
+
+def check_same(
+    before: bytes, after: bytes, frames: Sequence[npt.NDArray[np.float32]]
+) -> dict[str, float]:
+    """Largest |difference| per output between two graphs over ``frames`` (1, planes, H, W),
+    as a fraction of the output's range in ``before``."""
+    import onnxruntime as ort
+
+    a, b = (ort.InferenceSession(m, providers=["CPUExecutionProvider"]) for m in (before, after))
+    name = a.get_inputs()[0].name
+    worst: dict[str, float] = {}
+    for x in frames:
+        outs_a, outs_b = a.run(None, {name: x}), b.run(None, {name: x})
+        for meta, ya, yb in zip(a.get_outputs(), outs_a, outs_b, strict=True):
+            span = float(np.ptp(ya)) or 1.0
+            err = float(np.max(np.abs(ya - yb))) / span
+            worst[meta.name] = max(worst.get(meta.name, 0.0), err)
+    return worst
+
+
+def relayout_file(src: Path, dst: Path) -> list[Rewrite]:
+    """``relayout`` an ONNX file (probed with ``probe_frames`` of its input planes) into
+    ``dst`` (written whole, then renamed: ``src`` may be ``dst``). The model card and all
+    other metadata are kept."""
+    import onnx
+
+    from edge.errors import ModelError
+
+    if not src.is_file():
+        raise ModelError(str(src), "no such file")
+    try:
+        model = onnx.load(str(src))
+    except Exception as exc:
+        raise ModelError(str(src), f"not a readable ONNX file ({type(exc).__name__})") from None
+    dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
+    if len(dims) != 4:
+        raise ModelError(str(src), "its input is not (batch, planes, height, width)")
+    planes = dims[1].dim_value or 1
+    report = relayout(model, probe_frames(planes))
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    onnx.save(model, str(tmp))
+    os.replace(tmp, dst)
+    return report
