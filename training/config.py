@@ -119,8 +119,12 @@ class AugmentSection(_Section):
 
 
 class ModelSection(_Section):
-    kind: Literal["aglu", "unet"] = "aglu"  # unet: the pixel-space baseline
+    # unet: the pixel-space baseline (from /2); fnet: the full-resolution fnet/CARE U-Net
+    kind: Literal["aglu", "unet", "fnet"] = "aglu"
     unet_depth_width: int = Field(128, ge=4, description="unet: channels at /16 (x2 at /32)")
+    fnet_widths: tuple[int, int, int, int] = Field(
+        (32, 64, 128, 256), description="fnet: channels per level, full resolution first"
+    )
     encoder_widths: tuple[int, int, int] = (16, 32, 64)
     latent_channels: int = Field(8, ge=1)
     translator_width: int = Field(48, ge=4)
@@ -156,7 +160,7 @@ class StagesSection(_Section):
     vae_steps: int = Field(1000, ge=0)
     translator_steps: int = Field(1000, ge=0)
     joint_steps: int = Field(1000, ge=0)
-    pixel_steps: int = Field(3000, ge=0, description="unet: its single stage")
+    pixel_steps: int = Field(3000, ge=0, description="unet, fnet: their single stage")
     end_to_end_steps: int = Field(
         0, ge=0, description="aglu: one schedule, inference path plus auxiliary VAE/KL/latent terms"
     )

@@ -28,6 +28,7 @@ from training.config import TrainConfig
 from training.data import Fields, build_fields
 from training.loss import ramp, total
 from training.models import AGLU
+from training.models.fnet import FnetUNet
 from training.models.unet import UNet
 from training.progress import progress as progress_bar
 from training.stages import PIXEL_STAGE, STAGES, Stage, StageLoss
@@ -55,20 +56,22 @@ class FitResult:
     interrupted: bool = False
 
 
-Model = AGLU | UNet
+Model = AGLU | UNet | FnetUNet
 
 
 def build_model(cfg: TrainConfig) -> Model:
     m, planes = cfg.model, cfg.data.planes
     if m.kind == "unet":
         return UNet(m.encoder_widths, m.unet_depth_width, in_ch=planes)
+    if m.kind == "fnet":
+        return FnetUNet(m.fnet_widths, in_ch=planes)
     return AGLU(m.encoder_widths, m.latent_channels, m.translator_width, planes, m.skips)
 
 
 def stage_plan(cfg: TrainConfig) -> list[tuple[Stage, int]]:
     """(stage, steps) in order; stages with 0 steps are skipped."""
     s = cfg.stages
-    if cfg.model.kind == "unet":
+    if cfg.model.kind in ("unet", "fnet"):
         plan = [(PIXEL_STAGE, s.pixel_steps)]
     else:
         steps = (s.vae_steps, s.translator_steps, s.joint_steps, s.end_to_end_steps)
