@@ -40,3 +40,23 @@ def test_unet_baseline_trains_in_the_same_framework(tmp_path: Path, pixel: str) 
     model, cfg = load_checkpoint(result.checkpoint)
     assert isinstance(model, UNet) and cfg.loss.pixel == pixel
     assert (tmp_path / "pixel-samples.png").exists()
+
+
+def test_fnet_baseline_trains_and_reloads_at_full_resolution(tmp_path: Path) -> None:
+    from training.models.fnet import FnetUNet
+
+    recipe = {
+        **TINY_RECIPE,
+        "name": "fnet",
+        "loss": {"pixel": "mse"},
+        "model": {"kind": "fnet", "fnet_widths": [4, 8, 8, 16]},
+        "stages": {"pixel_steps": 2},
+    }
+    result = fit(parse_train_config(recipe, "t"), tmp_path, progress=False)
+    assert [s.name for s in result.stages] == ["pixel"]
+    model, cfg = load_checkpoint(result.checkpoint)
+    assert isinstance(model, FnetUNet) and cfg.model.fnet_widths == (4, 8, 8, 16)
+    assert model.down[0][0].in_channels == 1 and model.down[0][0].stride == (1, 1)
+    with torch.no_grad():
+        pred, sigma = model(torch.rand(1, 1, 40, 56))
+    assert pred.shape == (1, 1, 40, 56) and torch.all(sigma > 0)
