@@ -10,6 +10,7 @@ acquired -> received by the subscriber.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,12 @@ class BenchRow:
     p95_ms: float
     fps: float
     peak_rss_mb: float = float("nan")  # this process, over this row only (VmHWM)
+    # end to end: p50 ms of each leg, from the frame header's timestamps
+    legs_ms: tuple[tuple[str, float], ...] = ()
+
+
+# acquired -> received (queue) -> inferred (stain) -> published (header, encode) -> subscriber
+LEGS = ("queue", "stain", "encode", "deliver")
 
 
 def reset_peak_rss() -> None:
@@ -56,8 +63,16 @@ def peak_rss_mb() -> float:
     return float("nan")
 
 
-def _row(path: str, precision: str, size_px: int, lat_ms: list[float], fps: float) -> BenchRow:
+def _row(
+    path: str,
+    precision: str,
+    size_px: int,
+    lat_ms: list[float],
+    fps: float,
+    legs_ms: list[list[float]] | None = None,
+) -> BenchRow:
     a = np.asarray(lat_ms)
+    legs = np.median(np.asarray(legs_ms), axis=0) if legs_ms else ()
     return BenchRow(
         path,
         precision,
@@ -67,6 +82,7 @@ def _row(path: str, precision: str, size_px: int, lat_ms: list[float], fps: floa
         float(np.percentile(a, 95)),
         fps,
         peak_rss_mb(),
+        tuple((name, float(v)) for name, v in zip(LEGS, legs, strict=False)),
     )
 
 
@@ -115,20 +131,25 @@ def end_to_end_row(
     daemon.overlap_quality = overlap
     daemon.start()
     lat: list[float] = []
+    legs: list[list[float]] = []
     try:
         with Subscriber(daemon.endpoint, topics=(TOPIC_FRAME,)) as sub:
             t_first = 0.0
             while len(lat) < frames + 1:
                 msg = sub.recv(timeout_s=60)
                 if isinstance(msg, FrameMessage):
+                    now = time.time_ns()
                     if not lat:
                         t_first = time.perf_counter()
-                    lat.append((time.time_ns() - msg.header["t_ns"]["acquired"]) / 1e6)
+                    t = msg.header["t_ns"]
+                    lat.append((now - t["acquired"]) / 1e6)
+                    marks = [t["acquired"], t["received"], t["inferred"], t["published"], now]
+                    legs.append([(b - a) / 1e6 for a, b in itertools.pairwise(marks)])
             span = time.perf_counter() - t_first
     finally:
         daemon.stop()
     path = "e2e overlap" if overlap else "end to end"
-    return _row(path, precision, size_px, lat[1:], frames / span)
+    return _row(path, precision, size_px, lat[1:], frames / span, legs[1:])
 
 
 def _interleaved(stainers: list[Stainer], size_px: int, frames: int) -> list[list[float]]:
@@ -151,9 +172,13 @@ def model_rows(paths: list[str], size_px: int, frames: int) -> list[BenchRow]:
     """The stainer of each model file, interleaved; ``BenchRow.path`` is the file name,
     ``precision`` the card's."""
     stainers = [Stainer(load_model(p, SessionConfig())) for p in paths]
+    names = [Path(p).name for p in paths]
+    labels = names if len(set(names)) == len(names) else paths  # same names: the paths
     return [
-        _row(Path(p).name, s.model.card.precision, size_px, lk, 1e3 / float(np.mean(lk)))
-        for p, s, lk in zip(paths, stainers, _interleaved(stainers, size_px, frames), strict=True)
+        _row(label, s.model.card.precision, size_px, lk, 1e3 / float(np.mean(lk)))
+        for label, s, lk in zip(
+            labels, stainers, _interleaved(stainers, size_px, frames), strict=True
+        )
     ]
 
 
@@ -235,20 +260,72 @@ def bench(sizes: list[int], frames: int) -> list[BenchRow]:
     return rows
 
 
+def _ratio(rows: list[BenchRow], r: BenchRow) -> float:
+    """``r``'s p50 over the int8 stainer's at the same size."""
+    key = ("stainer", r.size_px, "int8")
+    return r.p50_ms / next(b for b in rows if (b.path, b.size_px, b.precision) == key).p50_ms
+
+
 def table_lines(rows: list[BenchRow]) -> list[str]:
     out = [
         f"{'path':<12}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
         f"{'p50 / stainer int8':>20}{'peak RSS MB':>13}"
     ]
     for r in rows:
-        base = next(
-            b for b in rows if (b.path, b.size_px, b.precision) == ("stainer", r.size_px, "int8")
-        )
         out.append(
             f"{r.path:<12}{r.precision:<7}{r.size_px:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
-            f"{r.fps:>8.2f}{r.p50_ms / base.p50_ms:>20.2f}{r.peak_rss_mb:>13.0f}"
+            f"{r.fps:>8.2f}{_ratio(rows, r):>20.2f}{r.peak_rss_mb:>13.0f}"
         )
     return out
+
+
+def leg_lines(rows: list[BenchRow]) -> list[str]:
+    """Where each end-to-end row's time goes, from the frame headers' timestamps."""
+    return [
+        f"{r.path} {r.precision} {r.size_px} px, p50 ms: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in r.legs_ms)
+        for r in rows
+        if r.legs_ms
+    ]
+
+
+MARKDOWN_BEGIN, MARKDOWN_END = "<!-- aglu-edge bench: begin -->", "<!-- aglu-edge bench: end -->"
+
+
+def check_markdown_target(path: Path) -> str:
+    """The text of ``path``, which must hold the begin and end markers (in that order)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror})") from None
+    begin, end = text.find(MARKDOWN_BEGIN), text.find(MARKDOWN_END)
+    if begin < 0 or end < begin:
+        raise ValueError(f"{path}: needs the lines {MARKDOWN_BEGIN} and {MARKDOWN_END}")
+    return text
+
+
+def write_markdown(path: Path, rows: list[BenchRow], note: str) -> None:
+    """Replace what lies between the markers in ``path`` with the table of ``rows``."""
+    text = check_markdown_target(path)
+    lines = [
+        note,
+        "",
+        "| path | model | size px | p50 ms | p95 ms | x stainer int8 | peak RSS MB | "
+        + " / ".join(LEGS)
+        + " ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        legs = " / ".join(f"{v:.1f}" for _, v in r.legs_ms) or "-"
+        lines.append(
+            f"| {r.path} | {r.precision} | {r.size_px} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
+            f"{_ratio(rows, r):.2f} | {r.peak_rss_mb:.0f} | {legs} |"
+        )
+    head, tail = text.split(MARKDOWN_BEGIN, 1)[0], text.split(MARKDOWN_END, 1)[1]
+    block = "\n".join([MARKDOWN_BEGIN, *lines, MARKDOWN_END])
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(head + block + tail)
+    tmp.replace(path)
 
 
 def model_lines(paths: list[str], sides: list[int], frames: int) -> list[str]:
@@ -273,56 +350,3 @@ def session_lines(sides: list[int], frames: int) -> list[str]:
             for r in found
         ]
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class HookRow:
-    target: str
-    calls: int
-    p50_ms: float
-    p95_ms: float
-
-
-def bench_hook(size_px: int, calls: int) -> list[HookRow]:
-    """Time one pycromanager hook call (what the acquisition thread pays per frame) on a
-    uint16 camera frame: to a daemon that reads (a real PULL socket draining in a thread),
-    to no daemon at all, and to an in-process stainer queue."""
-    import threading
-
-    import zmq
-
-    from edge.sources.ingest import QueueSource
-    from edge.sources.mm.hook import StainHook, hook_to_daemon
-
-    image = np.random.default_rng(0).integers(0, 4096, (size_px, size_px)).astype(np.uint16)
-    meta = {"Axes": {"time": 0}, "PixelSizeUm": 0.3, "Camera": "bench"}
-    pull: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
-    port = pull.bind_to_random_port("tcp://127.0.0.1")
-    done = threading.Event()
-
-    def drain() -> None:
-        while not done.is_set():
-            if pull.poll(50):
-                pull.recv_multipart()
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    targets = [
-        ("daemon reading", hook_to_daemon(f"tcp://127.0.0.1:{port}", hwm=calls)),
-        ("no daemon", hook_to_daemon("tcp://127.0.0.1:1")),
-        ("in-process", StainHook(QueueSource(4).put, lambda: None, copy=True)),
-    ]
-    rows = []
-    for name, hook in targets:
-        lat = []
-        for _ in range(calls):
-            t0 = time.perf_counter()
-            hook(image, meta)
-            lat.append((time.perf_counter() - t0) * 1e3)
-        hook.close()
-        a = np.asarray(lat)
-        rows.append(HookRow(name, calls, float(np.median(a)), float(np.percentile(a, 95))))
-    done.set()
-    reader.join()
-    pull.close(0)
-    return rows

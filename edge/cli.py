@@ -299,18 +299,40 @@ def demo(source_kind: str, frames: int, size_px: int, fps: float, precision: str
     help="Instead: the int8 stainer under each onnxruntime setting, side by side.",
 )
 @click.option("--idle/--no-idle", default=True, show_default=True, help="Also measure idle CPU.")
-def bench(sizes: str, frames: int, models: str, session_options: bool, idle: bool) -> None:
-    """Latency p50/p95, fps and peak RSS: stainer alone and end to end, int8 vs fp32; the
-    quality block; idle CPU with and without onnxruntime spinning."""
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the table into this file, between its aglu-edge bench markers.",
+)
+def bench(
+    sizes: str, frames: int, models: str, session_options: bool, idle: bool, markdown: Path | None
+) -> None:
+    """Latency p50/p95, fps and peak RSS: stainer alone and end to end (with where its time
+    goes), int8 vs fp32; the quality block; idle CPU with and without onnxruntime spinning."""
+    import datetime
+    import shlex
+
     from edge import bench as b
 
     sides = [int(s) for s in sizes.split(",")]
+    if markdown is not None:
+        try:
+            if models or session_options:
+                raise ValueError("writes the default table only: drop --models/--session-options")
+            b.check_markdown_target(markdown)  # before minutes of measuring
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--markdown") from None
     if models:
         lines = b.model_lines([m for m in models.split(",") if m], sides, frames)
     elif session_options:
         lines = b.session_lines(sides, frames)
     else:
-        lines = b.table_lines(b.bench(sides, frames))
+        rows = b.bench(sides, frames)
+        lines = b.table_lines(rows) + b.leg_lines(rows)
+        if markdown is not None:
+            command = shlex.join(["aglu-edge", *sys.argv[1:]])
+            b.write_markdown(markdown, rows, f"`{command}`, {datetime.date.today()}:")
     for line in lines:
         click.echo(line)
     if idle and not (models or session_options):
@@ -356,7 +378,7 @@ def soak(frames: int, size_px: int, reload_every: int, kill_every: int) -> None:
 @click.option("--calls", default=200, show_default=True)
 def bench_hook(size_px: int, calls: int) -> None:
     """What the pycromanager hook costs the acquisition thread per frame (uint16)."""
-    from edge.bench import bench_hook as run
+    from edge.sources.mm.hook_bench import bench_hook as run
 
     click.echo(f"{'hook target':<16}{'calls':>7}{'p50 ms':>9}{'p95 ms':>9}")
     for r in run(size_px, calls):
