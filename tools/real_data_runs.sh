@@ -9,6 +9,8 @@
 #   noskip    the pure-latent AGLU (no skips), seed 0
 #   ablate    the in-focus plane alone (ISL), half the steps
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
+#   fnet      issue 16: the fnet/CARE U-Net on aiSEGcell (SEEDS, default 0) and its compare
+#             (docs/evaluation/fnet-peer/compare.toml); about 1 h per seed on the CPU
 #   simpretrain  aiSEGcell from the simulator's bright-field pre-training vs from scratch
 #             (1000 steps, seeds 0-1; report: aglu-train compare docs/evaluation/simulator/compare.toml)
 #   report    docs/evaluation/<dataset>/compare.toml (and aisegcell-finetune/) from its compare.toml.in (W = the
@@ -144,6 +146,12 @@ simpretrain() {  # issue 15: does pre-training on the simulator's bright-field h
   done
 }
 
+fnet() {  # issue 16: the full-resolution fnet/CARE U-Net, AGLU's speed peer, for accuracy
+  for s in ${SEEDS:-0}; do run "aisegcell-fnet-mse-s$s" training/recipes/aisegcell/fnet-mse.toml "optim.seed=$s"; done
+  $BIN/aglu-train compare docs/evaluation/fnet-peer/compare.toml > runs/compare-fnet-peer.log 2>&1 ||
+    echo "compare of fnet-peer failed: see runs/compare-fnet-peer.log"
+}
+
 report() {
   local w; w=$(chosen_w) folders=$DATASETS
   case " $DATASETS " in *" aisegcell "*) folders="$folders aisegcell-finetune" ;; esac
@@ -179,7 +187,7 @@ PY
 phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export noskip ablate finetune simpretrain report)
 for p in "${phases[@]}"; do
   case $p in
-    sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; simpretrain) simpretrain ;; report) report ;;
+    sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; simpretrain) simpretrain ;; fnet) fnet ;; report) report ;;
     *) echo "unknown phase $p" >&2; exit 2 ;;
   esac
 done
