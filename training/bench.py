@@ -81,16 +81,20 @@ def _timed(
 
 def _onnx_of(model: torch.nn.Module, folder: Path, x: np.ndarray) -> tuple[Path, Path]:
     """fp32 and int8 (static QDQ, MinMax on 4 random frames) ONNX files of ``model``,
-    made by this repository's export (``aglu-export``'s graph and quantisation)."""
+    made by this repository's export (``aglu-export``'s graph, speed rewrites and
+    quantisation)."""
+    from export.layout import relayout_file
     from export.onnx_graph import export_fp32
     from export.quantize import quantize_int8
 
     fp32, int8 = folder / "peer.onnx", folder / "peer.int8.onnx"
     export_fp32(model.eval(), fp32, int(getattr(model, "stride_px", 8)))
+    relayout_file(fp32, fp32)
     rng = np.random.default_rng(1)
     side = min(256, x.shape[-1])
     frames = [rng.standard_normal((1, side, side)).astype(np.float32) for _ in range(4)]
     quantize_int8(fp32, int8, frames, fp32_modules=())
+    relayout_file(int8, int8)
     return fp32, int8
 
 
