@@ -94,21 +94,19 @@ def test_shipped_models_carry_the_exact_rewrites() -> None:
         assert left == {"blocked_shuffle": 0, "plain_softplus": 0}, path.name
 
 
-def test_relayout_cli_rewrites_and_reports(raw_fp32: Path, tmp_path: Path) -> None:
-    out = tmp_path / "cli.onnx"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from export.cli import relayout; relayout()",
-            str(raw_fp32),
-            "--out",
-            str(out),
-        ],
+def _relayout_cli(model: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    code = "from export.cli import relayout; relayout()"
+    return subprocess.run(
+        [sys.executable, "-c", code, str(model), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def test_relayout_cli_rewrites_and_reports(raw_fp32: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli.onnx"
+    r = _relayout_cli(raw_fp32, out)
     assert r.returncode == 0, r.stderr
     assert "fold_unshuffle" in r.stdout and "kept" in r.stdout and out.is_file()
 
@@ -120,19 +118,7 @@ def test_relayout_cli_bad_file_is_one_line_and_exit_2(
     bad = tmp_path / "bad.onnx"
     if content is not None:
         bad.write_bytes(content)
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from export.cli import relayout; relayout()",
-            str(bad),
-            "--out",
-            str(tmp_path / "o.onnx"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = _relayout_cli(bad, tmp_path / "o.onnx")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith(f"error: model {bad}")
     assert not (tmp_path / "o.onnx").exists()
