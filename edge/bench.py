@@ -113,22 +113,29 @@ def numpy_row(size_px: int, frames: int) -> BenchRow:
     return _row("numpy only", "-", size_px, lat, 1e3 / float(np.mean(lat)))
 
 
+E2E_VARIANTS = {  # variant -> the row's path
+    "": "end to end",
+    "overlap": "e2e overlap",  # the quality statistics on a helper thread beside the inference
+    "no quality": "e2e no quality",  # [model] quality = false: the path's own overhead
+}
+
+
 def end_to_end_row(
-    precision: str, size_px: int, frames: int, source_fps: float, overlap: bool = False
+    precision: str, size_px: int, frames: int, source_fps: float, variant: str = ""
 ) -> BenchRow:
-    """``overlap``: the quality statistics on a helper thread beside the inference."""
+    """The daemon to a subscriber; ``variant``: one of ``E2E_VARIANTS``."""
     reset_peak_rss()
     cfg = parse_config(
         {
             "source": {"height_px": size_px, "width_px": size_px, "fps": source_fps},
-            "model": {"precision": precision},
+            "model": {"precision": precision, "quality": variant != "no quality"},
             "publish": {"endpoint": "tcp://127.0.0.1:0", "publish_input": False},
             "control": {"endpoint": ""},
         },
         "bench",
     )
     daemon = Daemon(cfg)
-    daemon.overlap_quality = overlap
+    daemon.overlap_quality = variant == "overlap"
     daemon.start()
     lat: list[float] = []
     legs: list[list[float]] = []
@@ -148,8 +155,7 @@ def end_to_end_row(
             span = time.perf_counter() - t_first
     finally:
         daemon.stop()
-    path = "e2e overlap" if overlap else "end to end"
-    return _row(path, precision, size_px, lat[1:], frames / span, legs[1:])
+    return _row(E2E_VARIANTS[variant], precision, size_px, lat[1:], frames / span, legs[1:])
 
 
 def _interleaved(stainers: list[Stainer], size_px: int, frames: int) -> list[list[float]]:
@@ -254,9 +260,9 @@ def bench(sizes: list[int], frames: int) -> list[BenchRow]:
         for precision in ("int8", "fp32"):
             alone = stainer_row(precision, size, frames)
             rows.append(alone)
-            rows.append(end_to_end_row(precision, size, frames, 0.5 * alone.fps))
-            if precision == "int8":  # what overlapping the quality statistics buys
-                rows.append(end_to_end_row(precision, size, frames, 0.5 * alone.fps, True))
+            variants = E2E_VARIANTS if precision == "int8" else {"": ""}
+            for variant in variants:
+                rows.append(end_to_end_row(precision, size, frames, 0.5 * alone.fps, variant))
     return rows
 
 
@@ -268,12 +274,12 @@ def _ratio(rows: list[BenchRow], r: BenchRow) -> float:
 
 def table_lines(rows: list[BenchRow]) -> list[str]:
     out = [
-        f"{'path':<12}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
+        f"{'path':<15}{'model':<7}{'size':>6}{'p50 ms':>10}{'p95 ms':>10}{'fps':>8}"
         f"{'p50 / stainer int8':>20}{'peak RSS MB':>13}"
     ]
     for r in rows:
         out.append(
-            f"{r.path:<12}{r.precision:<7}{r.size_px:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
+            f"{r.path:<15}{r.precision:<7}{r.size_px:>6}{r.p50_ms:>10.1f}{r.p95_ms:>10.1f}"
             f"{r.fps:>8.2f}{_ratio(rows, r):>20.2f}{r.peak_rss_mb:>13.0f}"
         )
     return out

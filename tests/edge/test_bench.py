@@ -15,15 +15,17 @@ def test_bench_measures_both_paths_and_precisions_on_real_sockets() -> None:
         ("stainer", "int8"),
         ("end to end", "int8"),
         ("e2e overlap", "int8"),
+        ("e2e no quality", "int8"),
         ("stainer", "fp32"),
         ("end to end", "fp32"),
     ]
     for r in rows:
         assert r.frames == 3 and 0 < r.p50_ms <= r.p95_ms and r.fps > 0
-    model_rows = [r for r in rows if r.path in ("stainer", "end to end", "e2e overlap")]
+    e2e = ("end to end", "e2e overlap", "e2e no quality")
+    model_rows = [r for r in rows if r.path in ("stainer", *e2e)]
     assert all(50 < r.peak_rss_mb < 4000 for r in model_rows)  # measured, per row
     for r in rows:  # the end-to-end legs, from the headers, add up to the latency
-        assert bool(r.legs_ms) == (r.path in ("end to end", "e2e overlap"))
+        assert bool(r.legs_ms) == (r.path in e2e)
         if r.legs_ms:
             assert [k for k, _ in r.legs_ms] == list(LEGS) and all(v >= 0 for _, v in r.legs_ms)
             assert dict(r.legs_ms)["stain"] > 0 and sum(v for _, v in r.legs_ms) < 4 * r.p95_ms
