@@ -41,8 +41,9 @@ class BenchRow:
     legs_ms: tuple[tuple[str, float], ...] = ()
 
 
-# acquired -> received (queue) -> inferred (stain) -> published (header, encode) -> subscriber
-LEGS = ("queue", "stain", "encode", "deliver")
+# acquired -> received (the source's hand-off into the daemon's queue) -> inferred (queue
+# wait, inference, quality block) -> published (the message header) -> the subscriber
+LEGS = ("hand-off", "wait+stain", "header", "deliver")
 
 
 def reset_peak_rss() -> None:

@@ -28,7 +28,7 @@ def test_bench_measures_both_paths_and_precisions_on_real_sockets() -> None:
         assert bool(r.legs_ms) == (r.path in e2e)
         if r.legs_ms:
             assert [k for k, _ in r.legs_ms] == list(LEGS) and all(v >= 0 for _, v in r.legs_ms)
-            assert dict(r.legs_ms)["stain"] > 0 and sum(v for _, v in r.legs_ms) < 4 * r.p95_ms
+            assert dict(r.legs_ms)["wait+stain"] > 0 and sum(v for _, v in r.legs_ms) < 4 * r.p95_ms
 
 
 def test_session_option_variants_all_run_the_model() -> None:
@@ -50,7 +50,7 @@ def test_bench_cli_prints_the_table_and_rewrites_only_the_markdown_block(tmp_pat
     )
     assert r.returncode == 0, r.stderr
     assert "peak RSS MB" in r.stdout.splitlines()[0] and "quality" in r.stdout
-    assert "end to end int8 64 px, p50 ms: queue" in r.stdout
+    assert "end to end int8 64 px, p50 ms: hand-off" in r.stdout
     text = readme.read_text()
     assert text.startswith("# T\n\nbefore\n") and text.endswith(f"{MARKDOWN_END}\nafter\n")
     assert "old table" not in text and "| end to end | int8 | 64 |" in text
