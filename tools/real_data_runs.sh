@@ -9,8 +9,8 @@
 #   noskip    the pure-latent AGLU (no skips), seed 0
 #   ablate    the in-focus plane alone (ISL), half the steps
 #   finetune  aiSEGcell: fine-tuning from a model of other experiments vs from scratch
-#   fnet      issue 16: the fnet/CARE U-Net on aiSEGcell (SEEDS, default 0) and its compare
-#             (docs/evaluation/fnet-peer/compare.toml); about 1 h per seed on the CPU
+#   fnet      issue 16: the fnet/CARE U-Net (SEEDS, default 0) and its compare
+#             (docs/evaluation/fnet-peer{,-isl}/compare.toml); about 1 h per seed on the CPU
 #   simpretrain  aiSEGcell from the simulator's bright-field pre-training vs from scratch
 #             (1000 steps, seeds 0-1; report: aglu-train compare docs/evaluation/simulator/compare.toml)
 #   report    docs/evaluation/<dataset>/compare.toml (and aisegcell-finetune/) from its compare.toml.in (W = the
@@ -147,9 +147,13 @@ simpretrain() {  # issue 15: does pre-training on the simulator's bright-field h
 }
 
 fnet() {  # issue 16: the full-resolution fnet/CARE U-Net, AGLU's speed peer, for accuracy
-  for s in ${SEEDS:-0}; do run "aisegcell-fnet-mse-s$s" training/recipes/aisegcell/fnet-mse.toml "optim.seed=$s"; done
-  $BIN/aglu-train compare docs/evaluation/fnet-peer/compare.toml > runs/compare-fnet-peer.log 2>&1 ||
-    echo "compare of fnet-peer failed: see runs/compare-fnet-peer.log"
+  local ds report
+  for ds in $DATASETS; do
+    for s in ${SEEDS:-0}; do run "$ds-fnet-mse-s$s" "training/recipes/$ds/fnet-mse.toml" "optim.seed=$s"; done
+    report=fnet-peer; [ "$ds" = isl-condB ] && report=fnet-peer-isl
+    $BIN/aglu-train compare "docs/evaluation/$report/compare.toml" > "runs/compare-$report.log" 2>&1 ||
+      echo "compare of $report failed: see runs/compare-$report.log"
+  done
 }
 
 report() {
