@@ -4,4 +4,4 @@ Never imports torch, ``training`` or ``export``: the acquisition-PC install stay
 small and starts fast.
 """
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
