@@ -166,7 +166,8 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     _relayout(fp32)
     halo = measure_halo_px(model, stride, planes=planes)
     int8: Path | None = None
-    # Calibrate on training data; parity below is measured on held-out data.
+    # Calibrate on training data; parity (the int8 gate) on validation data: the gate
+    # decides which file ships, so it never reads the test split (issue 23).
     calib = build_fields(cfg, "train", opts.calibration_frames, side)
     if not opts.fp32_only:
         int8 = out_dir / f"{cfg.name}.int8.onnx"
@@ -174,7 +175,7 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
             fp32, int8, [q for q, _ in frames_of(calib, opts.calibration_frames, side, stride)]
         )
         _relayout(int8)
-    held = build_fields(cfg, "test", opts.parity_frames, side)
+    held = build_fields(cfg, "val", opts.parity_frames, side)
     frames, truths = zip(*frames_of(held, opts.parity_frames, side, stride), strict=True)
     norms = (calib.input_norm, calib.target_norm)
     card = build_card(model, cfg, stride, halo, norms)  # hashes the weights once

@@ -55,6 +55,12 @@ def _drift(x: F32, rng: np.random.Generator, aug: AugmentSection) -> F32:
     return x
 
 
+def crop_stream(seed: int, rank: int = 0, ordinal: int = 0) -> np.random.Generator:
+    """The random stream of a run's crops and augmentations: one per (seed, rank, stage
+    ordinal), whatever the model kind, so runs of one seed are paired."""
+    return np.random.default_rng([seed, rank, ordinal])
+
+
 def random_batch(
     fields: Fields,
     batch: int,

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from edge.cliutil import AgluGroup, setup_logging
+from edge.errors import ConfigError
 
 
 @click.group(cls=AgluGroup)
@@ -178,6 +179,104 @@ def compare(spec_path: Path, report_dir: Path | None) -> None:
         scored = cmp.run(spec, step)
     path = write(spec, scored, report_dir or spec_path.parent, f"aglu-train compare {spec_path}")
     click.echo(f"report: {path}")
+
+
+@main.command()
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Study folder: runs/ (one run folder per recipe, fold and seed), folds.json, and "
+    "report.md, metrics.json and one panel per fold.",
+)
+@click.option("--folds", "k", default=4, show_default=True, help="Folds by experiment.")
+@click.option(
+    "--val-groups",
+    default=2,
+    show_default=True,
+    help="Validation experiments per fold, taken from the fold's own training experiments.",
+)
+@click.option("--seeds", default="0", show_default=True, help="Seeds, e.g. 0,1,2.")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.FIELD=VALUE",
+    help="Override a field of every recipe (TOML syntax), e.g. --set optim.threads=1.",
+)
+@click.option("--train-only", is_flag=True, help="Train the runs; no scoring, no report.")
+@click.option("--no-train", is_flag=True, help="Score the runs there are; train nothing.")
+@click.option("--draws", default=1000, show_default=True, help="Bootstrap draws.")
+@click.option(
+    "--tile-px",
+    default=256,
+    show_default=True,
+    help="One image split by columns: its test region is scored in tiles of this side.",
+)
+def crossval(
+    recipes: tuple[Path, ...],
+    out_dir: Path,
+    k: int,
+    val_groups: int,
+    seeds: str,
+    overrides: tuple[str, ...],
+    train_only: bool,
+    no_train: bool,
+    draws: int,
+    tile_px: int,
+) -> None:
+    """Cross-validate RECIPES (model kinds on the same data) by experiment.
+
+    Every experiment (the recipe's data.group_pattern) is tested exactly once; each fold
+    validates on experiments of its own training split; the recipe's own test experiments
+    are fold 1. One image split by columns (data.test_columns_from) is one fixed fold.
+    Each recipe trains once per fold and seed (resumable), then every model and two
+    no-learning floors are scored per experiment on each fold's held-out experiments.
+    The first recipe is the challenger of the paired differences.
+    """
+    from training.config import apply_overrides, load_train_config
+    from training.crossval import runs
+    from training.progress import progress
+
+    cfgs = [apply_overrides(load_train_config(r), overrides) for r in recipes]
+    names = [c.name for c in cfgs]
+    if len(set(names)) != len(names):
+        raise ConfigError("recipes", f"two recipes share a name: {names}")
+    seed_list = _int_list(seeds, "--seeds")
+    folds = runs.folds_for(cfgs[0], k, val_groups)
+    runs.check_plan(out_dir, folds)
+    for f in folds:
+        click.echo(
+            f"{f.name}: test {', '.join(f.test)} | val {', '.join(f.val)} | "
+            f"train {', '.join(f.train)}"
+        )
+    if not no_train:
+        plan = [(c, f, s) for s in seed_list for f in folds for c in cfgs]
+        for c, f, s in progress(plan, desc="crossval", unit="run"):
+            runs.train(c, f, s, out_dir)
+    if train_only:
+        return
+    from training.crossval.report import write_report
+    from training.crossval.study import run_study
+
+    command = "aglu-train crossval " + " ".join(str(r) for r in recipes)
+    command += f" --out {out_dir} --folds {k} --val-groups {val_groups} --seeds {seeds}"
+    command += "".join(f" --set {o}" for o in overrides)
+    study = run_study(cfgs, folds, seed_list, out_dir, tile_px)
+    path = write_report(study, out_dir, command, draws)
+    click.echo(f"report: {path}")
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(option, f"expected integers separated by commas, got {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise ConfigError(option, f"expected non-negative integers, got {text!r}")
+    return values
 
 
 @main.command()

@@ -54,6 +54,12 @@ class Fields:
     input_norm: Normalization = dataclasses.field(default_factory=Normalization)
     target_norm: Normalization = dataclasses.field(default_factory=Normalization)
     nucleus_px: list[npt.NDArray[np.intp]] = dataclasses.field(default_factory=list)
+    experiments: list[str] = dataclasses.field(default_factory=list)
+
+    def experiment(self, i: int) -> str:
+        """The experiment (setup, day, cell line) field ``i`` belongs to: the unit that
+        must generalise (``experiment_of``)."""
+        return self.experiments[i] if i < len(self.experiments) else "all"
 
     def nucleus_pixels(self, i: int) -> npt.NDArray[np.intp]:
         """(n, 2) coordinates of (a subsample of) the nucleus pixels of field ``i``."""
@@ -105,6 +111,18 @@ def normalizations(d: DataSection, train: list[ImagePair]) -> tuple[Normalizatio
     return inp, tgt
 
 
+def experiment_of(origin: str, d: DataSection) -> str:
+    """The experiment of a pair: the ``group_pattern``'s group, else one experiment for
+    the whole dataset (its file or folder name; ``simulated`` for simulated data): without
+    a pattern nothing says which files share a setup."""
+    if d.group_pattern is not None:
+        return group_of(origin, d.group_pattern)
+    if d.source == "simulated":
+        return "simulated"
+    where = d.input_path if d.source == "files" else d.path
+    return where.name if where is not None else origin.split("[")[0]
+
+
 def to_fields(
     pairs: list[ImagePair],
     norms: tuple[Normalization, Normalization],
@@ -127,6 +145,7 @@ def to_fields(
         [p.reference for p in pairs],
         *norms,
         [_nucleus_px(m) for m in mask],
+        [experiment_of(p.origin, d) for p in pairs],
     )
 
 

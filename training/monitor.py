@@ -1,8 +1,9 @@
 """What training watches on the validation split: stage loss, Pearson r, sample figures.
 
-Model selection (``optim.val_every``) scores Pearson r of the prediction over
-the whole validation split (every field whole, padded to the model stride), so
-the kept weights are the ones that predict best where the model never trained.
+Model selection (``optim.val_every``) scores the prediction of every validation
+field whole (padded to the model stride): the mean over validation experiments of
+each one's mean per-field Pearson r, so the kept weights are the ones that predict
+best on experiments the model never trained on, each experiment counted once.
 """
 
 from __future__ import annotations
@@ -52,13 +53,25 @@ def predict_field(model: nn.Module, qpi: F32, device: torch.device) -> tuple[F32
     )
 
 
-def val_pearson(model: nn.Module, val: Fields, device: torch.device) -> float:
-    """Pearson r of the prediction over every pixel of the validation split (pooled)."""
+def val_score(model: nn.Module, val: Fields, device: torch.device) -> float:
+    """The selection score: the mean over validation experiments of each experiment's mean
+    per-field Pearson r (the headline metric of ``aglu-train crossval``), so one experiment
+    with many bright pixels cannot decide alone. NaN when no field has contrast."""
     with evaluating(model):
-        preds = [predict_field(model, q, device)[0] for q in val.qpi]
-    return pearson_r(
-        np.concatenate([p.ravel() for p in preds]), np.concatenate([t.ravel() for t in val.dapi])
-    )
+        rs = [
+            pearson_r(predict_field(model, q, device)[0], t)
+            for q, t in zip(val.qpi, val.dapi, strict=True)
+        ]
+    return experiment_mean(rs, [val.experiment(i) for i in range(len(rs))])
+
+
+def experiment_mean(values: list[float], experiments: list[str]) -> float:
+    """Mean over experiments of the mean of each one's finite values (NaN when none)."""
+    by: dict[str, list[float]] = {}
+    for v, e in zip(values, experiments, strict=True):
+        if np.isfinite(v):
+            by.setdefault(e, []).append(v)
+    return float(np.mean([np.mean(v) for v in by.values()])) if by else float("nan")
 
 
 def val_loss(

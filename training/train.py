@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from edge.infer.preprocess import Normalization
 from training import distributed, monitor
-from training.augment import random_batch
+from training.augment import crop_stream, random_batch
 from training.config import TrainConfig
 from training.data import Fields, build_fields
 from training.loss import ramp, total
@@ -99,7 +99,8 @@ def _autocast(cfg: TrainConfig, device: torch.device) -> Any:
 
 @dataclass
 class Selection:
-    """The best weights so far by validation Pearson r (``optim.val_every``)."""
+    """The best weights so far by validation score (``optim.val_every``): the mean over
+    validation experiments of each one's mean per-field Pearson r (``monitor.val_score``)."""
 
     every: int
     best_r: float = float("-inf")
@@ -107,11 +108,13 @@ class Selection:
     state: dict[str, torch.Tensor] | None = None
 
     def offer(self, model: Model, val: Fields, step: int, device: torch.device) -> float:
-        r = monitor.val_pearson(model, val, device)
-        if r > self.best_r:
+        r = monitor.val_score(model, val, device)
+        if self.state is None or r > self.best_r:
             self.best_r, self.best_step = r, step
             self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        logger.info("step %d: validation Pearson r %.4f (best %.4f)", step, r, self.best_r)
+        logger.info(
+            "step %d: validation mean per-experiment r %.4f (best %.4f)", step, r, self.best_r
+        )
         return r
 
     def to_dict(self) -> dict[str, Any]:
@@ -151,14 +154,19 @@ def run_stage(
     rt: distributed.Runtime,
     progress: bool,
     stop_after: int | None = None,
+    ordinal: int = 0,
 ) -> StageResult | None:
-    """Train one stage; None when ``stop_after`` interrupted it (checkpoint saved)."""
+    """Train one stage; None when ``stop_after`` interrupted it (checkpoint saved).
+
+    ``ordinal``: the stage's place among the run's stages with steps. The crop and
+    augmentation stream is seeded by (seed, rank, ordinal), not by the stage's kind, so
+    every model kind's first stage at one seed draws the same crops (paired baselines)."""
     train, val = data
     path = out_dir / f"stage-{stage.name}.pt"
     params = stage.prepare(model)
     opt = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.optim.lr, total_steps=steps)
-    rng = np.random.default_rng([cfg.optim.seed, rt.rank, (*STAGES, PIXEL_STAGE).index(stage)])
+    rng = crop_stream(cfg.optim.seed, rt.rank, ordinal)
     pick = Selection(cfg.optim.val_every)
     start, history, before_s, t0 = 0, [], 0.0, time.monotonic()
     if path.exists():
@@ -279,8 +287,10 @@ def fit(
     results: list[StageResult] = []
     ckpt = out_dir / f"{cfg.name}.pt"
     data_s = time.monotonic() - t0
-    for stage, steps in stage_plan(cfg):
-        res = run_stage(stage, steps, model, data, cfg, out_dir, rt, progress, stop_after)
+    for ordinal, (stage, steps) in enumerate(stage_plan(cfg)):
+        res = run_stage(
+            stage, steps, model, data, cfg, out_dir, rt, progress, stop_after, ordinal
+        )
         distributed.barrier()
         if res is None:
             return FitResult(ckpt, tuple(results), time.monotonic() - t0, interrupted=True)

@@ -134,10 +134,10 @@ def test_recipe_hash_ignores_fields_left_at_their_defaults() -> None:
 def test_model_selection_keeps_the_best_validation_weights_and_init_fine_tunes(
     tmp_path: Path,
 ) -> None:
-    """val_every: the kept weights are those of the best validation Pearson r (re-scored
+    """val_every: the kept weights are those of the best validation score (re-scored
     here: the same number); --init starts from a checkpoint's weights."""
     from training.data import build_fields
-    from training.monitor import val_pearson
+    from training.monitor import val_score
 
     recipe = {
         **TINY_RECIPE,
@@ -149,7 +149,7 @@ def test_model_selection_keeps_the_best_validation_weights_and_init_fine_tunes(
     stage = res.stages[0]
     assert stage.name == "end_to_end" and stage.kept_step in (2, 4, 6)
     model, _ = load_checkpoint(res.checkpoint)
-    again = val_pearson(model, build_fields(cfg, "val"), torch.device("cpu"))
+    again = val_score(model, build_fields(cfg, "val"), torch.device("cpu"))
     assert abs(again - stage.val_pearson_r) < 1e-5
     tuned = fit(
         cfg.model_copy(update={"init": res.checkpoint, "name": "b"}), tmp_path / "b", progress=False
