@@ -165,3 +165,20 @@ def pooled_image_metrics(preds: list[Arr], targets: list[Arr]) -> dict[str, floa
         "mae": mae(flat_p, flat_t),
     }
     return out
+
+
+HAZE_SIGMA_PX = 16.0
+
+
+def haze_share(image: Arr, sigma_px: float = HAZE_SIGMA_PX) -> float:
+    """The share of an image's variance at scales coarser than ``sigma_px``: the variance
+    of its Gaussian blur (sigma 16 px) over its own variance. Nuclei are 8-26 px across,
+    so a prediction whose share is far above the target's paints haze, not nuclei.
+    NaN for a constant image."""
+    from scipy.ndimage import gaussian_filter
+
+    x = _f64(image)
+    total = float(x.var())
+    if total <= 0:
+        return float("nan")
+    return float(np.asarray(gaussian_filter(x, sigma_px, mode="reflect")).var() / total)
