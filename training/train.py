@@ -288,9 +288,7 @@ def fit(
     ckpt = out_dir / f"{cfg.name}.pt"
     data_s = time.monotonic() - t0
     for ordinal, (stage, steps) in enumerate(stage_plan(cfg)):
-        res = run_stage(
-            stage, steps, model, data, cfg, out_dir, rt, progress, stop_after, ordinal
-        )
+        res = run_stage(stage, steps, model, data, cfg, out_dir, rt, progress, stop_after, ordinal)
         distributed.barrier()
         if res is None:
             return FitResult(ckpt, tuple(results), time.monotonic() - t0, interrupted=True)
