@@ -159,25 +159,27 @@ def evaluate(
     help="Where metrics.json, report.md and panel.png go (default: beside SPEC).",
 )
 def compare(spec_path: Path, report_dir: Path | None) -> None:
-    """Score rows of models (several seeds each) on one real test split, with intervals.
+    """Score rows of models (several seeds each) on one real test split, with both floors,
+    per-experiment figures and hierarchical intervals (as aglu-train crossval, one fold).
 
-    SPEC is a TOML file: title, recipe (its test split), [[rows]] (label, models, kind),
-    [compare] (challenger, baselines). See docs/evaluation/*/compare.toml.
+    SPEC is a TOML file: title, recipe (its test split), [[rows]] (label, models, kind,
+    note, recipe), [compare] challenger, draws, tile_px. See docs/evaluation/*/compare.toml.
     """
     from training import compare as cmp
-    from training.compare_report import write
+    from training.crossval.report import write_report
     from training.progress import progress
 
     spec = cmp.load_spec(spec_path)
-    total_models = sum(len(r.models) for r in spec.rows)
+    total_models = sum(len(r.models) for r in spec.rows) + 1
     with progress(total=total_models, desc="compare", unit="model") as bar:
 
         def step(what: str) -> None:
             bar.set_postfix_str(what[-40:])
-            bar.update(0 if bar.n == 0 and not what else 1)
+            bar.update(1)
 
-        scored = cmp.run(spec, step)
-    path = write(spec, scored, report_dir or spec_path.parent, f"aglu-train compare {spec_path}")
+        study = cmp.run(spec, step)
+    out = report_dir or spec_path.parent
+    path = write_report(study, out, f"aglu-train compare {spec_path}", spec.draws)
     click.echo(f"report: {path}")
 
 

@@ -1,13 +1,14 @@
-"""``aglu-train compare SPEC.toml``: several models, several seeds each, one real test split.
+"""``aglu-train compare SPEC.toml``: rows of given model files (one per seed) on one test split.
 
 The spec names the recipe whose test split every row is scored on, and rows of
 models (one file per seed: ``.pt`` checkpoints or ``.onnx`` exports). Each
-model's input is built by its own recipe (e.g. 1 or 13 planes); the targets,
-their normalisation and the nucleus rules are the spec recipe's, so every row
-is scored on the same truth. Results: every metric per row and seed
-(``training.evaluate.score``), headline metrics with seed spread and 95% block
-bootstrap intervals, and paired differences of a challenger against baselines
-(``training.bootstrap``).
+model's input is built by its own recipe (e.g. 1 or 13 planes); the targets, their
+normalisation and the nucleus rules are the spec recipe's, so every row is scored
+on the same truth. Both floors (``training.floors``), fitted on the recipe's
+training split, are added as rows. Scoring, intervals and the report are
+``aglu-train crossval``'s (``training.crossval``), as one fold: per-experiment
+figures, a hierarchical bootstrap over experiments, fields and seeds, and paired
+differences of the challenger against every other row.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from edge.errors import ConfigError
-from training import bootstrap
 from training.config import TrainConfig, load_train_config
+from training.crossval.folds import Fold, fixed_fold
+from training.crossval.score import fold_truth
+from training.crossval.study import Builder, Study, add_floors, same_split, validation_r
 from training.data import Fields, build_fields
-from training.evaluate import Predict, scale_of, score, true_instances
+from training.evaluate import Predict
 
-F32 = npt.NDArray[np.float32]
+KEYS = {"title", "description", "recipe", "rows", "compare", "draws", "tile_px"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +47,8 @@ class Spec:
     recipe: Path
     rows: tuple[Row, ...]
     challenger: str
-    baselines: tuple[str, ...]
-    block_px: int
     draws: int
+    tile_px: int
 
 
 def _rel(base: Path, value: str) -> Path:
@@ -57,41 +56,46 @@ def _rel(base: Path, value: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def _rows(raw: dict[str, Any], base: Path) -> tuple[Row, ...]:
+    return tuple(
+        Row(
+            str(r["label"]),
+            tuple(_rel(base, m) for m in r["models"]),
+            str(r.get("kind", "main")),
+            str(r.get("note", "")),
+            _rel(base, r["recipe"]) if "recipe" in r else None,
+        )
+        for r in raw["rows"]
+    )
+
+
 def load_spec(path: Path) -> Spec:
     try:
         raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(str(path), f"not a readable TOML spec ({exc})") from None
-    base = path.parent
+    unknown = sorted(set(raw) - KEYS)
+    if unknown:
+        raise ConfigError(str(path), f"unknown spec field(s) {unknown}; known: {sorted(KEYS)}")
     try:
-        rows = tuple(
-            Row(
-                str(r["label"]),
-                tuple(_rel(base, m) for m in r["models"]),
-                str(r.get("kind", "main")),
-                str(r.get("note", "")),
-                _rel(base, r["recipe"]) if "recipe" in r else None,
-            )
-            for r in raw["rows"]
-        )
+        rows = _rows(raw, path.parent)
         spec = Spec(
             path,
             str(raw["title"]),
             str(raw.get("description", "")),
-            _rel(base, raw["recipe"]),
+            _rel(path.parent, raw["recipe"]),
             rows,
             str(raw["compare"]["challenger"]),
-            tuple(raw["compare"]["baselines"]),
-            int(raw.get("block_px", 128)),
             int(raw.get("draws", 1000)),
+            int(raw.get("tile_px", 256)),
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(str(path), f"missing or bad spec field {exc}") from None
-    labels = {r.label for r in rows}
-    for name in (spec.challenger, *spec.baselines):
-        if name not in labels:
-            raise ConfigError(str(path), f"compare names row {name!r}, which is not in rows")
+    if spec.challenger not in {r.label for r in rows}:
+        raise ConfigError(str(path), f"challenger {spec.challenger!r} is not a row label")
     for r in rows:
+        if not r.models:
+            raise ConfigError(str(path), f"row {r.label!r} names no model")
         for m in r.models:
             if not m.is_file():
                 raise ConfigError(str(path), f"row {r.label!r}: model {m} does not exist")
@@ -123,66 +127,45 @@ def check_inputs(model: Path, fields: Fields) -> None:
         )
 
 
-def _blocks(preds: list[F32], truth: Fields, floor: float, block_px: int) -> bootstrap.Blocks:
-    truths, means = [], []
-    for i, target in enumerate(truth.dapi):
-        true = true_instances(
-            truth.labels[i], truth.brightness[i], target, "halfmax", floor, scale_of(truth, i)
-        )[0]
-        truths.append(true)
-        n = int(true.max())
-        sums = np.bincount(true.ravel(), target.ravel().astype(np.float64), n + 1)[1:]
-        means.append(sums / np.maximum(np.bincount(true.ravel(), minlength=n + 1)[1:], 1))
-    pooled = np.concatenate(means)
-    faint = float(np.quantile(pooled, 0.25)) if pooled.size else -np.inf
-    return bootstrap.concat(
-        [
-            bootstrap.image_blocks(p, t, lab, faint, block_px, floor, scale_of(truth, i))
-            for i, (p, t, lab) in enumerate(zip(preds, truth.dapi, truths, strict=True))
-        ]
-    )
+def spec_fold(cfg: TrainConfig) -> Fold:
+    """The recipe's own split, as the one fold of a comparison."""
+    d = cfg.data
+    if d.group_pattern is None or not d.test_groups:
+        return fixed_fold()
+    train = d.train_groups or ("every other experiment",)
+    return Fold(1, d.test_groups, d.val_groups or ("a share of the training files",), train)
 
 
-def validation_r(model: Path) -> float:
-    """The validation Pearson r a checkpoint's weights were selected by (NaN if none)."""
-    if model.suffix != ".pt":
-        return float("nan")
-    import torch
-
-    stages = torch.load(model, map_location="cpu", weights_only=True).get("stages") or [{}]
-    return float(stages[-1].get("val_pearson_r", float("nan")))
-
-
-@dataclass
-class Scored:
-    metrics: dict[str, list[dict[str, float]]]  # row label -> per seed
-    blocks: dict[str, list[bootstrap.Blocks]]
-    first: dict[str, F32]  # row label -> seed 0 prediction of field 0
-    truth: Fields
-
-
-def run(spec: Spec, progress: Callable[[str], None] = lambda _: None) -> Scored:
+def run(spec: Spec, progress: Callable[[str], None] = lambda _: None) -> Study:
     cfg = load_train_config(spec.recipe)
-    truth = build_fields(cfg, "test")
-    floor = cfg.data.nucleus_floor
-    out = Scored({}, {}, {}, truth)
+    fold = spec_fold(cfg)
+    truth = fold_truth(build_fields(cfg, "test"), 1, cfg.data.nucleus_floor, spec.tile_px)
+    b = Builder([fold])
+    b.fold(truth, fold)
+    progress("floors")
+    add_floors(b, fold, build_fields(cfg, "train"), truth)
     inputs: dict[str, Fields] = {}
     for row in spec.rows:
-        out.metrics[row.label], out.blocks[row.label] = [], []
-        for model in row.models:
+        for seed, model in enumerate(row.models):
             progress(f"{row.label}: {model.name}")
             predict, model_cfg = predictor(model, row.recipe, cfg)
             key = model_cfg.data.model_dump_json()
             if key not in inputs:
                 inputs[key] = build_fields(model_cfg, "test")
-            fields = inputs[key]
-            if [d.shape for d in fields.dapi] != [d.shape for d in truth.dapi]:
-                raise ConfigError(str(model), "its recipe's test split differs from the spec's")
-            check_inputs(model, fields)
-            preds = [predict(q) for q in fields.qpi]
-            out.metrics[row.label].append(
-                score(preds, truth, floor) | {"val_pearson_r": validation_r(model)}
-            )
-            out.blocks[row.label].append(_blocks(preds, truth, floor, spec.block_px))
-            out.first.setdefault(row.label, preds[0])
-    return out
+            same_split(inputs[key], truth.fields, str(model))
+            check_inputs(model, inputs[key])
+            preds = [predict(q) for q in inputs[key].qpi]
+            b.add(row.label, row.kind, seed, fold, preds, truth, validation_r(model), row.note)
+    rows, notes = b.rows()
+    return Study(
+        spec.title,
+        cfg.data.modality,
+        (fold,),
+        tuple(b.units),
+        tuple(rows),
+        spec.challenger,
+        b.detection,
+        tuple(b.panels),
+        tuple(notes),
+        spec.description,
+    )

@@ -121,10 +121,13 @@ def floor_verdicts(study: Study, tables: dict[str, Any]) -> dict[str, list[str]]
     return out
 
 
+RESOLUTION = 0.0005  # differences below the tables' precision are never called better/worse
+
+
 def _verdict(iv: h.Interval) -> str:
-    if iv.low > 0:
+    if iv.low > 0 and iv.value >= RESOLUTION:
         return "**better**"
-    if iv.high < 0:
+    if iv.high < 0 and iv.value <= -RESOLUTION:
         return "**worse**"
     return "not separable"
 
@@ -237,6 +240,7 @@ def write_report(study: Study, out_dir: Path, command: str, draws: int = 1000) -
     sections = [
         f"# {study.title}",
         f"Made by `{command}`.",
+        study.description,
         f"Input modality: **{MODALITY_NAMES[study.modality]}**. {n_exp} experiment(s), "
         f"{len(study.units)} test unit(s) over {len(study.folds)} fold(s); every experiment "
         "is tested exactly once, by a model that never saw it, selected on validation "
@@ -259,17 +263,18 @@ def write_report(study: Study, out_dir: Path, command: str, draws: int = 1000) -
         _per_experiment(study, tables, "pearson_r"),
         "## Per experiment: nuclei F1",
         _per_experiment(study, tables, "f1"),
-        "## Per experiment: haze share of the prediction (target's in the last column)",
+        "## Per experiment: haze share of the prediction",
         _per_experiment(study, tables, "haze_pred") + "\n\n" + _haze_targets(study, tables),
         f"## Paired differences ({study.challenger} against every other row)",
-        "A difference is **better**/**worse** only where its paired 95% interval excludes 0.",
+        "A difference is **better**/**worse** only where its paired 95% interval excludes 0 "
+        "(and it shows at the tables' precision).",
         _differences(study, diffs),
     ]
     if study.notes:
         sections += ["## Notes", "\n".join(f"- {n}" for n in study.notes)]
     sections += ["## Panels", *_panels(study, out_dir)]
     path = out_dir / "report.md"
-    path.write_text("\n\n".join(sections) + "\n")
+    path.write_text("\n\n".join(s for s in sections if s) + "\n")
     return path
 
 
@@ -320,7 +325,7 @@ def _write_json(
                 "picked_on_validation": {k: num(v) for k, v in picks.get(r.label, {}).items()},
                 "validation_r": [[num(v) for v in seed] for seed in r.val_r],
                 "below_a_floor": verdicts.get(r.label, []),
-                "per_unit": r.stats.tolist(),
+                "per_unit": [[[num(v) for v in unit] for unit in seed] for seed in r.stats],
             }
             for r in study.rows
         },

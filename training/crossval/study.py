@@ -62,6 +62,7 @@ class Study:
     detection: str
     panels: tuple[Panel, ...]
     notes: tuple[str, ...] = ()
+    description: str = ""
 
     def row(self, label: str) -> Row:
         return next(r for r in self.rows if r.label == label)
