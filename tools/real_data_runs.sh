@@ -13,6 +13,10 @@
 #             (docs/evaluation/fnet-peer{,-isl}/compare.toml); about 1 h per seed on the CPU
 #   simpretrain  aiSEGcell from the simulator's bright-field pre-training vs from scratch
 #             (1000 steps, seeds 0-1; report: aglu-train compare docs/evaluation/simulator/compare.toml)
+#   crossval  issue 23: AGLU, U-Net MSE, U-Net recall and fnet through `aglu-train crossval`:
+#             aiSEGcell 4 folds by experiment (SEEDS, default 0), ISL condB the fixed split
+#             (seeds 0-2); reports in docs/evaluation/crossval-{aisegcell,isl-condB}/. Resumable;
+#             LANE=train trains only (run two with OMP_NUM_THREADS=1 and THREADS=1 side by side)
 #   report    docs/evaluation/<dataset>/compare.toml (and aisegcell-finetune/) from its compare.toml.in (W = the
 #             chosen W; a model file that does not exist is left out and named), then
 #             aglu-train compare on it
@@ -146,6 +150,21 @@ simpretrain() {  # issue 15: does pre-training on the simulator's bright-field h
   done
 }
 
+crossval() {  # issue 23: cross-validation by experiment, floors, per-experiment report
+  local ds seeds extra=()
+  [ "${LANE:-}" = train ] && extra+=(--train-only)
+  [ -n "${THREADS:-}" ] && extra+=(--set "optim.threads=$THREADS")
+  for ds in $DATASETS; do
+    local r=training/recipes/$ds
+    if [ "$ds" = aisegcell ]; then seeds=${SEEDS:-0}; else seeds=${SEEDS:-0,1,2}; fi
+    seeds=${seeds// /,}
+    echo "$(date +%T) crossval $ds (seeds $seeds)"
+    $BIN/aglu-train crossval "$r/aglu.toml" "$r/unet-mse.toml" "$r/unet-recall.toml" "$r/fnet-mse.toml" \
+      --out "runs/cv/$ds" --folds 4 --seeds "$seeds" --report-dir "docs/evaluation/crossval-$ds" \
+      "${extra[@]}"
+  done
+}
+
 fnet() {  # issue 16: the full-resolution fnet/CARE U-Net, AGLU's speed peer, for accuracy
   local ds report
   for ds in $DATASETS; do
@@ -191,7 +210,7 @@ PY
 phases=("$@"); [ ${#phases[@]} -eq 0 ] && phases=(sweep export seeds export noskip ablate finetune simpretrain report)
 for p in "${phases[@]}"; do
   case $p in
-    sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; simpretrain) simpretrain ;; fnet) fnet ;; report) report ;;
+    sweep) sweep ;; seeds) seeds ;; export) export_all ;; noskip) noskip ;; ablate) ablate ;; finetune) finetune ;; simpretrain) simpretrain ;; fnet) fnet ;; crossval) crossval ;; report) report ;;
     *) echo "unknown phase $p" >&2; exit 2 ;;
   esac
 done

@@ -208,6 +208,12 @@ def compare(spec_path: Path, report_dir: Path | None) -> None:
     metavar="SECTION.FIELD=VALUE",
     help="Override a field of every recipe (TOML syntax), e.g. --set optim.threads=1.",
 )
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where report.md, metrics.json and the panels go (default: --out).",
+)
 @click.option("--train-only", is_flag=True, help="Train the runs; no scoring, no report.")
 @click.option("--no-train", is_flag=True, help="Score the runs there are; train nothing.")
 @click.option("--draws", default=1000, show_default=True, help="Bootstrap draws.")
@@ -224,6 +230,7 @@ def crossval(
     val_groups: int,
     seeds: str,
     overrides: tuple[str, ...],
+    report_dir: Path | None,
     train_only: bool,
     no_train: bool,
     draws: int,
@@ -267,7 +274,7 @@ def crossval(
     command += f" --out {out_dir} --folds {k} --val-groups {val_groups} --seeds {seeds}"
     command += "".join(f" --set {o}" for o in overrides)
     study = run_study(cfgs, folds, seed_list, out_dir, tile_px)
-    path = write_report(study, out_dir, command, draws)
+    path = write_report(study, report_dir or out_dir, command, draws)
     click.echo(f"report: {path}")
 
 

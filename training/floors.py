@@ -18,7 +18,7 @@ plane-to-plane standard deviation. Pure numpy/scipy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +73,22 @@ def filter_bank(qpi: F32) -> Iterator[F64]:
         yield _blur(spread, 4.0)
 
 
-def _samples(n_px: int, rng: np.random.Generator) -> npt.NDArray[np.intp]:
-    return rng.choice(n_px, size=min(n_px, SAMPLES_PER_FIELD), replace=False)
+def training_pixels(
+    inputs: list[F32], targets: list[F32], features: Callable[[F32], Iterator[F64]], seed: int = 0
+) -> tuple[F64, F64]:
+    """(samples, features) and (samples,) target values at up to ``SAMPLES_PER_FIELD``
+    random pixels of each training field (the same pixels for every feature)."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    for q, t in zip(inputs, targets, strict=True):
+        idx = rng.choice(t.size, size=min(t.size, SAMPLES_PER_FIELD), replace=False)
+        xs.append(np.stack([f.ravel()[idx] for f in features(q)], axis=1))
+        ys.append(np.asarray(t, np.float64).ravel()[idx])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _texture(qpi: F32) -> Iterator[F64]:
+    yield texture_energy(plane_of(qpi))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +101,8 @@ class TextureFloor:
 
     @classmethod
     def fit(cls, inputs: list[F32], targets: list[F32], seed: int = 0) -> TextureFloor:
-        rng = np.random.default_rng(seed)
-        xs, ys = [], []
-        for q, t in zip(inputs, targets, strict=True):
-            idx = _samples(t.size, rng)
-            xs.append(texture_energy(plane_of(q)).ravel()[idx])
-            ys.append(np.asarray(t, np.float64).ravel()[idx])
-        x, y = np.concatenate(xs), np.concatenate(ys)
+        x, y = training_pixels(inputs, targets, _texture, seed)
+        x = x[:, 0]
         var = float(x.var())
         a = float(np.mean((x - x.mean()) * (y - y.mean())) / var) if var > 0 else 0.0
         return cls(a, float(y.mean() - a * x.mean()))
@@ -114,13 +123,7 @@ class RidgeFloor:
 
     @classmethod
     def fit(cls, inputs: list[F32], targets: list[F32], seed: int = 0) -> RidgeFloor:
-        rng = np.random.default_rng(seed)
-        xs, ys = [], []
-        for q, t in zip(inputs, targets, strict=True):
-            idx = _samples(t.size, rng)
-            xs.append(np.stack([f.ravel()[idx] for f in filter_bank(q)], axis=1))
-            ys.append(np.asarray(t, np.float64).ravel()[idx])
-        x, y = np.concatenate(xs), np.concatenate(ys)
+        x, y = training_pixels(inputs, targets, filter_bank, seed)
         mean, std = x.mean(axis=0), x.std(axis=0)
         std[std == 0] = 1.0
         z = (x - mean) / std
