@@ -31,3 +31,20 @@ def test_split_by_experiment_with_the_authors_masks(shared_data: Path) -> None:
     # connected components of the authors' masks: 492 (the manifest counts 491 nuclei;
     # one of 190905WW12_p0011 is in two pieces)
     assert sum(int(r.max()) for r in test.reference if r is not None) == 492
+
+
+def test_crossval_folds_test_every_experiment_once_with_the_fixed_pair_as_fold_1(
+    shared_data: Path,
+) -> None:
+    """4 folds over the 7 experiments; fold 1 is the recipe's test pair; each fold
+    validates on 2 experiments of its own training split."""
+    from training.crossval.runs import fields_per_experiment, folds_for
+
+    cfg = load_train_config(RECIPES / "aglu.toml")
+    counts = fields_per_experiment(cfg)
+    assert sum(counts.values()) == 44 and len(counts) == 7
+    folds = folds_for(cfg, 4)
+    assert folds[0].test == ("190905WW12", "240417YZ15")
+    assert sorted(g for f in folds for g in f.test) == sorted(counts)
+    for f in folds:
+        assert len(f.val) == 2 and not {*f.val} & {*f.test} and not {*f.val} & {*f.train}

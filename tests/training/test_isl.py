@@ -30,3 +30,20 @@ def test_fixed_column_split(shared_data: Path, name: str) -> None:
     # normalised by values measured on the training columns, the same for every split
     assert train.input_norm == test.input_norm and train.input_norm.method == "fixed"
     assert cfg.data.modality == "phase-contrast"
+
+
+def test_crossval_of_the_one_image_is_its_fixed_split(shared_data: Path) -> None:
+    """ISL condB is one field: crossval has one fold, the recipe's own column split, and
+    scores its test quarter (1024 x 256) in four 256 px tiles."""
+    from training.crossval.folds import FIXED
+    from training.crossval.runs import fold_recipe, folds_for
+    from training.crossval.score import fold_truth
+
+    cfg = load_train_config(RECIPES / "aglu.toml")
+    (fold,) = folds_for(cfg, 4)
+    assert fold.test == (FIXED,) and fold_recipe(cfg, fold, 2).data == cfg.data
+    truth = fold_truth(build_fields(cfg, "test"), 1, cfg.data.nucleus_floor, 256)
+    assert [u.window for u in truth.units] == [
+        (slice(y, y + 256), slice(0, 256)) for y in range(0, 1024, 256)
+    ]
+    assert {u.experiment for u in truth.units} == {"phase_z13.tif"}
