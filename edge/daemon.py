@@ -13,15 +13,14 @@ import enum
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from edge.config import EdgeConfig
 from edge.errors import AgluError, FrameError, ModelError
 from edge.frames import Frame, StainedFrame
-from edge.infer.model import LoadedModel, load_model
-from edge.infer.quality import QualityMeter, meter_for
+from edge.infer.model import LoadedModel
+from edge.infer.serving import Active, check_planes, load_active, release_freed_memory
 from edge.infer.stainer import Stainer
 from edge.latest import LatestWinsQueue
 from edge.net.control import ControlServer
@@ -31,7 +30,7 @@ from edge.net.wire import encode_status
 from edge.notify import Notifier, NullNotifier
 from edge.sources import FrameSource, build_source
 from edge.sources.zstack import StackingSource
-from edge.stats import Counters, DistributionWatch
+from edge.stats import Counters, DistributionWatch, RateLimitedLog
 
 logger = logging.getLogger(__name__)
 
@@ -45,40 +44,23 @@ class State(enum.StrEnum):
     FAILED = "failed"
 
 
-def release_freed_memory() -> None:
-    """Hand memory freed by a dropped onnxruntime session back to the OS (glibc keeps it
-    otherwise: measured with ``aglu-edge soak``, RSS rose ~25 MB over the first reloads).
-    A no-op where the C library has no ``malloc_trim``."""
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()  # the old session goes now, not at some later collection
-    name = ctypes.util.find_library("c")
-    libc = ctypes.CDLL(name) if name else None
-    trim = getattr(libc, "malloc_trim", None)
-    if trim is not None:
-        trim(0)
-
-
 class TooManyErrors(AgluError):
-    pass
+    """The model failed on ``run.max_consecutive_errors`` valid frames in a row."""
+
+
+class Outcome(enum.Enum):
+    """What became of one frame."""
+
+    PUBLISHED = "published"
+    REJECTED = "rejected"  # bad input: counted, never stops the daemon
+    FAILED = "failed"  # the model failed on a valid frame
+    DROPPED = "dropped"  # aborted by stop
 
 
 def _close_source(source: FrameSource) -> None:
     close = getattr(source, "close", None)
     if callable(close):
         close()
-
-
-@dataclass(frozen=True, slots=True)
-class Active:
-    """What the worker uses for a frame; replaced whole by a reload."""
-
-    cfg: EdgeConfig
-    model: LoadedModel
-    stainer: Stainer
-    meter: QualityMeter | None  # None: the card has no calibration (frames carry no quality)
 
 
 # What a reload applies; everything else needs a restart (sockets, source, queue).
@@ -110,6 +92,8 @@ class Daemon:
         self._threads: list[threading.Thread] = []
         self._control: ControlServer | None = None
         self.failure: BaseException | None = None
+        self._bad_input_log = RateLimitedLog(logger)
+        self._failure_log = RateLimitedLog(logger, level=logging.ERROR)
 
     @property
     def model(self) -> LoadedModel:
@@ -119,32 +103,14 @@ class Daemon:
     def stainer(self) -> Stainer:
         return self.active.stainer
 
-    def _load(self, cfg: EdgeConfig, shape_px: tuple[int, int]) -> Active:
-        """Load and warm up the model of ``cfg``: AgluError if it cannot serve."""
-        path = cfg.model.model_path()
-        model = load_model(path, cfg.model.session())
-        try:
-            meter = meter_for(model.card) if cfg.model.quality else None
-        except ValueError as exc:
-            raise ModelError(str(path), str(exc)) from None
-        if meter is None and cfg.model.quality:
-            logger.warning("model %s has no calibration: frames carry no quality", model.card.name)
-        stainer = Stainer(
-            model, cfg.model.tile_px, cfg.model.max_side_px, cfg.model.whole_frame_max_px
-        )
-        try:
-            stainer.warm_up(*shape_px)
-        except Exception as exc:  # e.g. onnxruntime refuses the frame size the model fixes
-            raise ModelError(
-                str(path), f"warm-up on {shape_px[0]}x{shape_px[1]} failed: {exc}"
-            ) from exc
-        return Active(cfg, model, stainer, meter)
-
     def check(self) -> Active:
-        """Everything start() validates except binding: config, source, model, warm-up."""
+        """Everything start() validates except binding: config, source, model, warm-up, and
+        that the source's frames fit the model's input planes."""
         source = self._source or build_source(self.cfg.source)
         try:
-            return self._load(self.cfg, self._frame_shape(source))
+            active = load_active(self.cfg, self._frame_shape(source))
+            check_planes(source, active.model)
+            return active
         finally:
             _close_source(source)
 
@@ -159,7 +125,8 @@ class Daemon:
         self.source = self._source or build_source(self.cfg.source)
         try:
             self._shape_px = self._frame_shape(self.source)
-            self.active = self._load(self.cfg, self._shape_px)
+            self.active = load_active(self.cfg, self._shape_px)
+            check_planes(self.source, self.active.model)
             planes = self.active.model.card.input_planes
             if planes > 1:  # planes tagged with a z index become (Z, Y, X) stacks
                 self.source = StackingSource(self.source, planes)
@@ -213,7 +180,7 @@ class Daemon:
                 if getattr(new, section) != getattr(merged, section):
                     logger.warning("reload: [%s] changed; it applies after a restart", section)
             try:
-                active = self._load(merged, self._shape_px)
+                active = load_active(merged, self._shape_px)
                 if self._stop.is_set():  # SIGTERM came during the load: stopping wins
                     logger.info("reload abandoned: the daemon is stopping")
                     return False
@@ -225,6 +192,7 @@ class Daemon:
                         "that change needs a restart",
                     )
             except Exception as exc:  # a bad model of any kind leaves the old one serving
+                release_freed_memory()  # the refused session's arena (RSS stays flat)
                 self.reloads["failed"] += 1
                 why = exc if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
                 logger.error("reload failed, keeping %s: %s", self.model.card.name, why)
@@ -327,14 +295,20 @@ class Daemon:
 
     def _worker_loop(self) -> None:
         next_status = time.monotonic()
-        consecutive = 0
+        failures = 0  # consecutive model failures on valid frames (bad input never counts)
         while True:
             self._feed_watchdog()
             item = None if self._stop.is_set() else self._queue.get(timeout_s=0.05)
             if item is not None:
-                consecutive = 0 if self._process(*item) else consecutive + 1
-                if consecutive >= self.active.cfg.run.max_consecutive_errors:
-                    self.failure = TooManyErrors(f"{consecutive} consecutive frame errors")
+                outcome = self._process(*item)
+                if outcome is Outcome.FAILED:
+                    failures += 1
+                elif outcome is Outcome.PUBLISHED:
+                    failures = 0
+                if failures >= self.active.cfg.run.max_consecutive_errors:
+                    self.failure = TooManyErrors(
+                        f"the model failed on {failures} valid frames in a row"
+                    )
                     logger.error("stopping: %s", self.failure)
                     self.state = State.FAILED
                     self._stop.set()
@@ -352,8 +326,12 @@ class Daemon:
         while self._queue.get(timeout_s=0) is not None:
             self.counters.add(dropped=1)
 
-    def _process(self, frame: Frame, t_received_ns: int) -> bool:
-        """Stain and publish one frame; count and log any error. True on success."""
+    def _process(self, frame: Frame, t_received_ns: int) -> Outcome:
+        """Stain and publish one frame; count and log (rate-limited) any problem.
+
+        Bad input (the frame's fault) is only counted: a sender of bad frames cannot stop
+        the daemon. A failure on a valid frame (an onnxruntime error, non-finite outputs)
+        is the model's: never published, and enough in a row stop the daemon."""
         active = self.active  # one model for the whole frame, even across a reload
         try:
             meter, finish = active.meter, None
@@ -372,19 +350,21 @@ class Daemon:
             message = frame_message(sf, active.model, publish.publish_input, publish.encoding)
             self.publisher.send(message)
         except FrameError as exc:
-            logger.warning("%s", exc)
-            self.counters.add(errors=1)
-            return False
-        except Exception:
+            self._bad_input_log.log("bad input, not stained: %s", exc)
+            self.counters.add(rejected=1)
+            return Outcome.REJECTED
+        except Exception as exc:
             if active.stainer.cancelled:  # stop() aborted this inference
                 logger.info("frame %d: inference aborted by stop, counted as dropped", frame.index)
                 self.counters.add(dropped=1)
-                return True
-            logger.exception("frame %d failed", frame.index)
+                return Outcome.DROPPED
+            why = exc if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
+            self._failure_log.log("frame %d failed: %s", frame.index, why)
+            logger.debug("frame %d failed", frame.index, exc_info=True)
             self.counters.add(errors=1)
-            return False
+            return Outcome.FAILED
         self.counters.published_one((time.time_ns() - frame.t_acquired_ns) / 1e6)
-        return True
+        return Outcome.PUBLISHED
 
     def _publish_status(self) -> None:
         try:

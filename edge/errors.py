@@ -41,3 +41,8 @@ class BindError(AgluError):
     def __init__(self, endpoint: str, message: str) -> None:
         self.endpoint = endpoint
         super().__init__(f"cannot bind {endpoint}: {message}")
+
+
+class InferenceError(AgluError):
+    """The model failed on a frame that passed validation (an onnxruntime error, or
+    outputs that are not finite): the model's fault, not the input's."""

@@ -17,40 +17,52 @@ class Snapshot:
     received: int
     published: int
     dropped: int
-    errors: int
+    errors: int  # frames not published for a problem: bad input (rejected) or a model failure
     fps: float
     latency_ms_p50: float
     latency_ms_p95: float
     uptime_s: float
+    rejected: int = 0  # of the errors: bad input (the frame's fault; never stops the daemon)
 
     def line(self) -> str:
         return (
             f"received {self.received}, published {self.published}, dropped {self.dropped}, "
-            f"errors {self.errors}; {self.fps:.2f} fps; latency acquired->published "
+            f"errors {self.errors} ({self.rejected} bad input); {self.fps:.2f} fps; "
+            "latency acquired->published "
             f"p50 {self.latency_ms_p50:.1f} ms, p95 {self.latency_ms_p95:.1f} ms"
         )
 
 
+MAX_LATENCY_MS = 3_600_000.0  # a frame "acquired" over an hour ago (or in the future) has a
+# wrong timestamp, not a latency: it is published but kept out of the percentiles
+
+
 class Counters:
-    """received = published + dropped + errors once the queue is drained."""
+    """received = published + dropped + errors once the queue is drained; ``rejected`` (bad
+    input) is the part of ``errors`` that was the frame's fault."""
 
     def __init__(self, window: int = 256) -> None:
         self._lock = threading.Lock()
-        self.received = self.published = self.dropped = self.errors = 0
+        self.received = self.published = self.dropped = self.errors = self.rejected = 0
         self._latencies_ms: collections.deque[float] = collections.deque(maxlen=window)
         self._publish_times: collections.deque[float] = collections.deque(maxlen=window)
         self._t0 = time.monotonic()
 
-    def add(self, *, received: int = 0, dropped: int = 0, errors: int = 0) -> None:
+    def add(
+        self, *, received: int = 0, dropped: int = 0, errors: int = 0, rejected: int = 0
+    ) -> None:
+        """``rejected`` frames are counted as errors too."""
         with self._lock:
             self.received += received
             self.dropped += dropped
-            self.errors += errors
+            self.errors += errors + rejected
+            self.rejected += rejected
 
     def published_one(self, latency_ms: float) -> None:
         with self._lock:
             self.published += 1
-            self._latencies_ms.append(latency_ms)
+            if 0.0 <= latency_ms <= MAX_LATENCY_MS:
+                self._latencies_ms.append(latency_ms)
             self._publish_times.append(time.monotonic())
 
     def snapshot(self) -> Snapshot:
@@ -68,6 +80,7 @@ class Counters:
                 round(float(np.percentile(lat, 50)), 3),
                 round(float(np.percentile(lat, 95)), 3),
                 round(time.monotonic() - self._t0, 3),
+                self.rejected,
             )
 
 
@@ -113,3 +126,36 @@ class DistributionWatch:
     def counts(self) -> dict[str, int]:
         with self._lock:
             return {"measured": self.measured, "out_of_distribution": self.out_of_distribution}
+
+
+class RateLimitedLog:
+    """Lets ``burst`` messages through per ``period_s`` and counts the rest; the next
+    message written says how many were suppressed: a sender of bad input must not be
+    able to flood the journal."""
+
+    def __init__(
+        self, logger: logging.Logger, burst: int = 5, period_s: float = 60.0, level: int = 30
+    ) -> None:
+        self._logger = logger
+        self._burst, self._period_s, self._level = burst, period_s, level
+        self._lock = threading.Lock()
+        self._window_start = -float("inf")
+        self._in_window = 0
+        self.suppressed = 0  # messages not written since the last one that was
+
+    def log(self, msg: str, *args: object) -> bool:
+        """Log ``msg % args`` unless over the burst of this period; True if written."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._window_start >= self._period_s:
+                self._window_start, self._in_window = now, 0
+            if self._in_window >= self._burst:
+                self.suppressed += 1
+                return False
+            self._in_window += 1
+            skipped, self.suppressed = self.suppressed, 0
+        if skipped:
+            msg += " (%d similar message(s) suppressed)"
+            args = (*args, skipped)
+        self._logger.log(self._level, msg, *args)
+        return True

@@ -5,4 +5,5 @@
 - ``preprocess``: normalisation, planes, padding
 - ``tiling``: tiled inference with a halo for large frames
 - ``stainer``: one deterministic forward pass per frame
+- ``serving``: a loaded, warmed-up model as the daemon serves it, and its checks
 """

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.errors import ConfigError
+from edge.errors import ConfigError, InferenceError
 from edge.infer.model import LoadedModel
 from edge.infer.preprocess import as_planes, check_image, crop, normalize, pad_to_multiple
 from edge.infer.tiling import run_tiled
@@ -62,18 +62,31 @@ class Stainer:
         return problem
 
     def stain(self, image: npt.NDArray[Any]) -> Outputs:
-        """Predict every model output for one frame; raises ValueError on bad input."""
+        """Predict every model output for one frame. ValueError: bad input (the frame's
+        fault); InferenceError: outputs that are not finite (the model's fault)."""
         problem = self.validate(image)
         if problem is not None:
             raise ValueError(problem)
         x = as_planes(normalize(image, self._norm))
         tile = self._tile_for(x.shape[-2:])
         if tile:
-            return run_tiled(x, self._run, tile, self.model.card.halo_px, self._stride)
-        padded, shape = pad_to_multiple(x, self._stride)
-        return {
-            name: np.ascontiguousarray(crop(out, shape)) for name, out in self._run(padded).items()
-        }
+            outputs = run_tiled(x, self._run, tile, self.model.card.halo_px, self._stride)
+        else:
+            padded, shape = pad_to_multiple(x, self._stride)
+            outputs = {
+                name: np.ascontiguousarray(crop(out, shape))
+                for name, out in self._run(padded).items()
+            }
+        for name, out in outputs.items():
+            # One float64 sum is finite iff every value is (float32 values cannot overflow
+            # it): a pass without a temporary the frame's size.
+            if not np.isfinite(out.sum(dtype=np.float64)):
+                bad = int(np.count_nonzero(~np.isfinite(out)))
+                raise InferenceError(
+                    f"model {self.model.card.name}: output {name!r} has {bad} non-finite "
+                    f"value(s) of {out.size} on a valid frame"
+                )
+        return outputs
 
     def _tile_for(self, shape: tuple[int, ...]) -> int:
         """The tile side for a frame of ``shape`` (Y, X); 0: run it whole."""
@@ -119,7 +132,8 @@ class Stainer:
         return list(binding.copy_outputs_to_cpu())
 
     def warm_up(self, height_px: int, width_px: int, runs: int = 2) -> None:
-        """Run the model on a synthetic frame so the first real frame is not slow."""
+        """Run the model on a synthetic frame so the first real frame is not slow; a model
+        whose outputs are not finite fails here (InferenceError), before it serves."""
         rng = np.random.default_rng(0)
         shape = (height_px, width_px) if self.planes == 1 else (self.planes, height_px, width_px)
         image = rng.standard_normal(shape).astype(np.float32)

@@ -105,6 +105,7 @@ def status_document(
             "published": snap.published,
             "dropped": snap.dropped,
             "errors": snap.errors,
+            "rejected": snap.rejected,
         },
         "reloads": reloads,
         "source": source,

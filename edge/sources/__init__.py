@@ -33,6 +33,11 @@ class FrameSource(Protocol):
 
     A source that waits for frames it does not pace itself (a folder, a microscope)
     yields ``None`` now and then while idle: proof of life for the systemd watchdog.
+
+    Optional members, read where present: ``frame_shape_px`` (Y, X) of its frames,
+    ``stack_planes`` (focal planes per stack it delivers: 1 for single planes without
+    a z index; absent where only the frames will tell, e.g. ingest), ``stats()`` and
+    ``close()``.
     """
 
     name: str

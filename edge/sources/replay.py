@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.frames import Frame
-from edge.io.readers import open_reader, plane_frame
+from edge.io.readers import Coords, open_reader, plane_frame
 from edge.sources import paced
+from edge.sources.zstack import Z_AXES
 
 if TYPE_CHECKING:
     from edge.config import SourceSection
@@ -46,6 +47,7 @@ class ReplaySource:
         reader = open_reader(cfg.path, cfg.channel)  # checked now, read when streaming
         self.planes = len(reader.planes)
         self.frame_shape_px: tuple[int, int] = reader.frame_shape_px
+        self.stack_planes = stack_planes(reader.planes)
         reader.close()
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
@@ -64,6 +66,16 @@ class ReplaySource:
                 )
         finally:
             reader.close()
+
+
+def stack_planes(planes: list[Coords]) -> int:
+    """Focal planes per stack of a recording: its number of z positions (1 without a z
+    axis: every plane is a frame of its own)."""
+    for axis in Z_AXES:
+        zs = {c[axis] for c in planes if axis in c}
+        if zs:
+            return len(zs)
+    return 1
 
 
 def from_config(cfg: SourceSection) -> ReplaySource:

@@ -321,6 +321,7 @@ class SimulatedSource:
     """
 
     name = "simulated"
+    stack_planes = 1  # single 2-D frames, no z index
 
     def __init__(self, cfg: SimulatedSourceConfig, sim: SimulationConfig | None = None) -> None:
         if cfg.fps <= 0:

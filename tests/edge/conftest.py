@@ -74,3 +74,20 @@ def x_display() -> Iterator[str]:
     yield display
     proc.terminate()
     proc.wait(5)
+
+
+@pytest.fixture
+def nan_model(tmp_path: Path) -> Path:
+    """A valid file with a valid card whose outputs are all NaN (one weight is NaN)."""
+    from tests.edge.helpers import nan_weights_model
+
+    return nan_weights_model(tmp_path / "nan.onnx")
+
+
+@pytest.fixture
+def fixed_64px_model(tmp_path: Path) -> Path:
+    """A model that takes 64x64 frames only: it warms up at 64x64 and then fails (in
+    onnxruntime) on every valid frame of another size: a model failing on good input."""
+    from tests.edge.helpers import fixed_size_model
+
+    return fixed_size_model(tmp_path / "fixed64.onnx", 64)

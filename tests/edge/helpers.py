@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,3 +70,39 @@ def stream_through_daemon(
         return frames, daemon.status()
     finally:
         daemon.stop()
+
+
+def edited_model(path: Path, edit: Callable[[Any], None]) -> Path:
+    """The shipped fp32 model (its card included) with ``edit(onnx_model)`` applied."""
+    import onnx
+
+    from edge.infer.model import default_model_path
+
+    model = onnx.load(str(default_model_path("fp32")))
+    edit(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def fixed_size_model(path: Path, side_px: int) -> Path:
+    """The shipped model with its input fixed at ``side_px`` square."""
+
+    def fix(model: Any) -> None:
+        for dim in model.graph.input[0].type.tensor_type.shape.dim[2:]:
+            dim.ClearField("dim_param")
+            dim.dim_value = side_px
+
+    return edited_model(path, fix)
+
+
+def nan_weights_model(path: Path) -> Path:
+    """The shipped model with one weight NaN: every output is NaN."""
+    import onnx
+
+    def poison(model: Any) -> None:
+        init = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)))
+        weights = onnx.numpy_helper.to_array(init).copy()
+        weights.flat[0] = np.nan
+        init.CopyFrom(onnx.numpy_helper.from_array(weights, init.name))
+
+    return edited_model(path, poison)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zmq
@@ -191,7 +193,7 @@ def test_stop_aborts_a_slow_inference_and_the_final_status_adds_up() -> None:
     assert not any(t.is_alive() for t in daemon._threads)
     assert daemon.state is State.STOPPED
     c = final.header["counters"]
-    assert c == {"received": 1, "published": 0, "dropped": 1, "errors": 0}
+    assert c == {"received": 1, "published": 0, "dropped": 1, "errors": 0, "rejected": 0}
 
 
 class _BrokenSource:
@@ -217,13 +219,35 @@ def test_a_source_failure_fails_the_daemon_with_a_final_status() -> None:
     assert c.received == 2 == c.published + c.dropped + c.errors
 
 
-def test_too_many_consecutive_errors_fail_the_daemon() -> None:
+def test_bad_input_never_stops_the_daemon(fixed_64px_model: Path) -> None:
+    """Thirty unstainable frames in a row with max_consecutive_errors = 3: every one is
+    counted as rejected (bad input) and the daemon goes on serving good frames."""
+    frames = [np.ones((64, 80), np.complex64)] * 30 + [np.ones((64, 64), np.float32)] * 2
+    source = GatedSource(frames, period_s=0.001)
+    cfg = local_config(
+        source={"height_px": 64, "width_px": 64},
+        run={"max_consecutive_errors": 3},
+        model={"path": str(fixed_64px_model), "quality": False},
+    )
+    daemon = Daemon(cfg, source=source)
+    c = _until_done(daemon, source)
+    assert daemon.failure is None and daemon.state is State.STOPPED
+    assert (c.rejected, c.errors, c.published) == (30, 30, 2)
+    assert c.received == c.published + c.dropped + c.errors
+
+
+def test_a_model_failing_on_valid_frames_stops_the_daemon(fixed_64px_model: Path) -> None:
+    """Valid 64x96 frames that the model (fixed at 64x64) fails on: model failures, not
+    bad input; three in a row stop the daemon for systemd to restart it."""
     from edge.daemon import TooManyErrors
 
-    bad = [np.ones((64, 80), np.complex64)] * 8
-    source = GatedSource(bad, period_s=0.001)
-    cfg = local_config(source={"height_px": 64, "width_px": 64}, run={"max_consecutive_errors": 3})
+    source = GatedSource([np.ones((64, 96), np.float32)] * 8, period_s=0.001)
+    cfg = local_config(
+        source={"height_px": 64, "width_px": 64},
+        run={"max_consecutive_errors": 3},
+        model={"path": str(fixed_64px_model), "quality": False},
+    )
     daemon = Daemon(cfg, source=source)
     c = _until_done(daemon, source)
     assert isinstance(daemon.failure, TooManyErrors) and daemon.state is State.FAILED
-    assert c.errors == 3 and c.received == c.published + c.dropped + c.errors
+    assert c.errors == 3 and c.rejected == 0 and c.received == c.published + c.dropped + c.errors

@@ -99,13 +99,14 @@ def test_each_malformed_frame_is_one_named_error_then_serving_goes_on(
     assert daemon.wait(10)
     daemon.stop()
     snap = daemon.counters.snapshot()
-    assert (snap.received, snap.published, snap.errors) == (3, 2, 1)
+    assert (snap.received, snap.published, snap.errors, snap.rejected) == (3, 2, 1, 1)
     errors = [
         r.getMessage()
         for r in caplog.records
         if r.levelname == "WARNING" and r.name == "edge.daemon"  # not the quality log
     ]
-    assert len(errors) == 1 and errors[0].startswith("frame 1: ") and fragment in errors[0]
+    assert len(errors) == 1 and errors[0].startswith("bad input, not stained: frame 1: ")
+    assert fragment in errors[0]
 
 
 def test_stop_is_prompt_even_mid_inference() -> None:

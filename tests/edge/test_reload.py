@@ -80,14 +80,9 @@ def test_a_model_of_another_plane_count_needs_a_restart(daemon: Daemon, tiny_sta
 @pytest.fixture
 def fixed_size_model(tmp_path: Path) -> Path:
     """The shipped model with its input fixed at 32x32: it loads, and fails warm-up at 64."""
-    import onnx
+    from tests.edge.helpers import fixed_size_model
 
-    model = onnx.load(str(default_model_path("fp32")))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    dims[2].dim_value, dims[3].dim_value = 32, 32
-    path = tmp_path / "fixed32.onnx"
-    onnx.save(model, str(path))
-    return path
+    return fixed_size_model(tmp_path / "fixed32.onnx", 32)
 
 
 def test_a_model_that_fails_warm_up_keeps_the_old_one_serving(

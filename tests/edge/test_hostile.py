@@ -1,0 +1,106 @@
+"""Issue 25: what a hostile or broken neighbour must not be able to do to the daemon."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.daemon import Daemon, State
+from edge.errors import ConfigError, ModelError
+from edge.net.client import Subscriber
+from edge.net.wire import FrameMessage
+from tests.edge.helpers import GatedSource, local_config
+
+SOURCE = {"height_px": 64, "width_px": 64, "fps": 40}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "edge.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_a_nan_model_is_refused_by_check_start_and_reload(nan_model: Path, tmp_path: Path) -> None:
+    """A file with NaN weights (and a valid card) never serves: warm-up refuses outputs
+    that are not finite, at check, at start and at reload (the old model keeps serving)."""
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(f'[model]\npath = "{nan_model}"\n')
+    r = _cli("check", "--config", str(cfg))
+    assert r.returncode == 2 and "non-finite" in r.stderr and "Traceback" not in r.stderr
+    bad = local_config(source=SOURCE, model={"path": str(nan_model)})
+    with pytest.raises(ModelError, match="non-finite"):
+        Daemon(bad).start()
+    daemon = Daemon(local_config(source=SOURCE))
+    daemon.start()
+    try:
+        assert not daemon.reload(bad)
+        assert daemon.reloads == {"ok": 0, "failed": 1} and daemon.state is State.READY
+        with Subscriber(daemon.endpoint, topics=(b"frame",)) as sub:
+            msg = sub.recv(timeout_s=10)
+            assert isinstance(msg, FrameMessage)
+            assert np.isfinite(msg.arrays["dapi"]).all()
+    finally:
+        daemon.stop()
+
+
+def test_check_refuses_a_source_that_cannot_fill_a_multi_plane_model(
+    tmp_path: Path, tiny_stack_export
+) -> None:  # type: ignore[no-untyped-def]
+    """The 2-D simulated microscope and a 3-plane model: `check` and `run` say so in one
+    line (before issue 25, check said ok and run exited 1 after 4 s of errors)."""
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(f'[model]\npath = "{tiny_stack_export.fp32}"\n')
+    for command in ("check", "run"):
+        r = _cli(command, "--config", str(cfg))
+        assert r.returncode == 2, r.stderr
+        last = r.stderr.strip().splitlines()[-1]
+        assert "simulated delivers single (Y, X) planes" in last and "3 planes" in last
+    with pytest.raises(ConfigError, match="takes 3 planes"):
+        Daemon(local_config(source=SOURCE, model={"path": str(tiny_stack_export.fp32)})).check()
+
+
+def test_bad_input_logs_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    """2000 bad frames: all counted, at most a handful of log lines."""
+    frames = [np.full((64, 64), np.nan, np.float32)] * 2000 + [np.ones((64, 64), np.float32)]
+    source = GatedSource(frames, period_s=0.0)
+    daemon = Daemon(local_config(source=SOURCE, queue={"capacity": 1024}), source=source)
+    daemon.start()
+    source.gate.set()
+    try:
+        assert daemon.wait(60)
+    finally:
+        daemon.stop()
+    snap = daemon.counters.snapshot()
+    assert snap.received == 2001 == snap.published + snap.dropped + snap.errors
+    assert snap.rejected == snap.errors > 0 and daemon.failure is None
+    lines = [r for r in caplog.records if r.name == "edge.daemon" and "bad input" in r.message]
+    assert 1 <= len(lines) <= 5
+
+
+def test_a_wrong_acquisition_time_does_not_poison_the_latency_figures() -> None:
+    from edge.stats import Counters
+
+    c = Counters()
+    for _ in range(10):
+        c.published_one(5.0)
+    c.published_one(1e27)  # a frame "acquired" at t = 1e30 ns
+    c.published_one(-3.0)  # ... or in the future
+    snap = c.snapshot()
+    assert snap.published == 12 and snap.latency_ms_p95 == 5.0
+
+
+def test_non_finite_outputs_on_a_valid_frame_are_an_inference_error(nan_model: Path) -> None:
+    """The stainer never returns outputs that are not finite: the daemon counts such a
+    frame as a model failure (never published, never 'in distribution')."""
+    from edge.errors import InferenceError
+    from edge.infer.model import SessionConfig, load_model
+    from edge.infer.stainer import Stainer
+
+    stainer = Stainer(load_model(nan_model, SessionConfig()))
+    with pytest.raises(InferenceError, match=r"output 'dapi' has 4096 non-finite value"):
+        stainer.stain(np.ones((64, 64), np.float32))
