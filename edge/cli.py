@@ -100,7 +100,11 @@ def _run_daemon(cfg: EdgeConfig, config_path: Path | None) -> Daemon:
             # On its own thread: a SIGTERM during a model load and warm-up is not kept waiting.
             reloader = threading.Thread(target=_reload, name="aglu-reload", daemon=True)
             reloader.start()
-    daemon.stop()
+    daemon.stop()  # cancels a reload's warm-up too
+    if reloader is not None:
+        # Never exit with a reload inside onnxruntime: the process would abort (SIGABRT,
+        # "terminate called without an active exception"; issue 25).
+        reloader.join(10)
     return daemon
 
 

@@ -88,7 +88,9 @@ class Daemon:
         self._queue: LatestWinsQueue[tuple[Frame, int]] = LatestWinsQueue(cfg.queue.capacity)
         self._stop = threading.Event()
         self._source_done = threading.Event()
-        self._reload_lock = threading.Lock()
+        self._reload_lock = threading.Lock()  # one reload at a time
+        self._state_lock = threading.Lock()  # state changes and their systemd notifications
+        self._loading: Stainer | None = None  # the stainer a reload is warming up
         self._threads: list[threading.Thread] = []
         self._control: ControlServer | None = None
         self.failure: BaseException | None = None
@@ -165,48 +167,77 @@ class Daemon:
     def reload(self, new: EdgeConfig) -> bool:
         """Apply the model/run sections (and publish timing) of ``new``; False keeps the old.
 
-        The old model serves until the new one has loaded and warmed up.
+        The old model serves until the new one has loaded and warmed up. A stop, before
+        or during the reload, wins: the new model's warm-up is cancelled and nothing of
+        the reload is announced after STOPPING.
         """
         with self._reload_lock:
-            self._notifier.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}")
-            previous, self.state = self.state, State.RELOADING
-            publish = self.cfg.publish.model_copy(
-                update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
-            )
-            merged = self.cfg.model_copy(
-                update={**{k: getattr(new, k) for k in RELOADABLE}, "publish": publish}
-            )
-            for section in EdgeConfig.model_fields:
-                if getattr(new, section) != getattr(merged, section):
-                    logger.warning("reload: [%s] changed; it applies after a restart", section)
-            try:
-                active = load_active(merged, self._shape_px)
-                if self._stop.is_set():  # SIGTERM came during the load: stopping wins
-                    logger.info("reload abandoned: the daemon is stopping")
+            with self._state_lock:  # a stop that came first wins: no RELOADING after STOPPING
+                if self._stop.is_set() or self.state is not State.READY:
+                    logger.info("reload not started: the daemon is %s", self.state.value)
                     return False
-                planes = (active.model.card.input_planes, self.model.card.input_planes)
-                if planes[0] != planes[1]:
-                    raise ModelError(
-                        active.model.path,
-                        f"takes {planes[0]} input planes, the running model {planes[1]}: "
-                        "that change needs a restart",
-                    )
-            except Exception as exc:  # a bad model of any kind leaves the old one serving
-                release_freed_memory()  # the refused session's arena (RSS stays flat)
-                self.reloads["failed"] += 1
-                why = exc if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
-                logger.error("reload failed, keeping %s: %s", self.model.card.name, why)
-                ok = False
-            else:
-                self.cfg, self.active = merged, active
-                release_freed_memory()  # the old session's arena
-                self.reloads["ok"] += 1
-                logger.info("reloaded: model %s (%s)", active.model.card.name, active.model.sha256)
-                ok = True
-            if self.state is State.RELOADING:
-                self.state = previous
-                self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
+                self.state = State.RELOADING
+                self._notifier.notify(
+                    "RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}"
+                )
+            ok = self._swap_in(self._merged(new))
+            with self._state_lock:  # a stop during the load: STOPPING stays, no READY
+                if self.state is State.RELOADING:
+                    self.state = State.READY
+                    self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
             return ok
+
+    def _merged(self, new: EdgeConfig) -> EdgeConfig:
+        """The running config with what a reload applies taken from ``new``."""
+        publish = self.cfg.publish.model_copy(
+            update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
+        )
+        merged = self.cfg.model_copy(
+            update={**{k: getattr(new, k) for k in RELOADABLE}, "publish": publish}
+        )
+        for section in EdgeConfig.model_fields:
+            if getattr(new, section) != getattr(merged, section):
+                logger.warning("reload: [%s] changed; it applies after a restart", section)
+        return merged
+
+    def _track_loading(self, stainer: Stainer | None) -> None:
+        """The stainer a reload is warming up, so that ``stop`` can cancel it too."""
+        with self._state_lock:
+            self._loading = stainer
+            if stainer is not None and self._stop.is_set():
+                stainer.cancel()
+
+    def _swap_in(self, merged: EdgeConfig) -> bool:
+        """Load and warm up ``merged``'s model and make it the active one; False (and the
+        old one serving) on any failure or a stop."""
+        try:
+            active = load_active(merged, self._shape_px, self._track_loading)
+            planes = (active.model.card.input_planes, self.model.card.input_planes)
+            if planes[0] != planes[1]:
+                raise ModelError(
+                    active.model.path,
+                    f"takes {planes[0]} input planes, the running model {planes[1]}: "
+                    "that change needs a restart",
+                )
+        except Exception as exc:  # a bad model of any kind leaves the old one serving
+            release_freed_memory()  # the refused session's arena (RSS stays flat)
+            if self._stop.is_set():
+                logger.info("reload abandoned: the daemon is stopping")
+                return False
+            self.reloads["failed"] += 1
+            why = exc if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
+            logger.error("reload failed, keeping %s: %s", self.model.card.name, why)
+            return False
+        finally:
+            self._track_loading(None)
+        if self._stop.is_set():  # SIGTERM came during the load: stopping wins
+            logger.info("reload abandoned: the daemon is stopping")
+            return False
+        self.cfg, self.active = merged, active
+        release_freed_memory()  # the old session's arena
+        self.reloads["ok"] += 1
+        logger.info("reloaded: model %s (%s)", active.model.card.name, active.model.sha256)
+        return True
 
     def stop(self, timeout_s: float = 1.5) -> None:
         """Stop: the source ends, an inference in flight is aborted (its frame counted as
@@ -216,10 +247,13 @@ class Daemon:
         if it has not ended within ``timeout_s``, its socket is left to the process exit,
         never closed under it, and the state stays ``stopping``.
         """
-        if self.state in (State.READY, State.STARTING, State.RELOADING):
-            self.state = State.STOPPING
-        self._notifier.notify("STOPPING=1")
-        self._stop.set()
+        with self._state_lock:
+            if self.state in (State.READY, State.STARTING, State.RELOADING):
+                self.state = State.STOPPING
+            self._notifier.notify("STOPPING=1")
+            self._stop.set()
+            if self._loading is not None:  # a reload's warm-up: abandon it now
+                self._loading.cancel()
         active = getattr(self, "active", None)
         if active is not None:
             active.stainer.cancel()

@@ -4,6 +4,7 @@ reload; and the checks a model must pass before it serves."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,8 +44,13 @@ class Active:
     meter: QualityMeter | None  # None: the card has no calibration (frames carry no quality)
 
 
-def load_active(cfg: EdgeConfig, shape_px: tuple[int, int]) -> Active:
-    """Load and warm up the model of ``cfg``: AgluError if it cannot serve."""
+def load_active(
+    cfg: EdgeConfig,
+    shape_px: tuple[int, int],
+    on_stainer: Callable[[Stainer], None] | None = None,
+) -> Active:
+    """Load and warm up the model of ``cfg``: AgluError if it cannot serve.
+    ``on_stainer`` gets the new stainer before its warm-up (so a stop can cancel it)."""
     path = cfg.model.model_path()
     model = load_model(path, cfg.model.session())
     try:
@@ -54,6 +60,8 @@ def load_active(cfg: EdgeConfig, shape_px: tuple[int, int]) -> Active:
     if meter is None and cfg.model.quality:
         logger.warning("model %s has no calibration: frames carry no quality", model.card.name)
     stainer = Stainer(model, cfg.model.tile_px, cfg.model.max_side_px, cfg.model.whole_frame_max_px)
+    if on_stainer is not None:
+        on_stainer(stainer)
     try:
         stainer.warm_up(*shape_px)
     except Exception as exc:  # e.g. onnxruntime refuses the frame size the model fixes

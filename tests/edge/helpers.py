@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -106,3 +110,31 @@ def nan_weights_model(path: Path) -> Path:
         init.CopyFrom(onnx.numpy_helper.from_array(weights, init.name))
 
     return edited_model(path, poison)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def notify_messages(sock: socket.socket, until: str) -> list[str]:
+    got: list[str] = []
+    while until not in got:
+        got += sock.recv(4096).decode().splitlines()
+    return got
+
+
+def service(cfg: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], socket.socket]:
+    """``aglu-edge run`` as systemd starts it: a process, and the notify socket it reports to."""
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(60)
+    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, notify

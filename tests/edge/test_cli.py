@@ -1,8 +1,6 @@
 import contextlib
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +13,10 @@ from edge.daemon import Daemon
 from edge.io.readers import open_reader
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage, StatusMessage
+from tests.edge.helpers import free_port as _free_port
 from tests.edge.helpers import local_config
+from tests.edge.helpers import notify_messages as _notify_messages
+from tests.edge.helpers import service as _service
 
 
 def _cli(*args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
@@ -76,34 +77,6 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
 def test_subscribe_times_out_cleanly() -> None:
     r = _cli("subscribe", "--endpoint", "tcp://127.0.0.1:1", "--timeout-s", "0.3")
     assert r.returncode == 3 and "no message" in r.stderr
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _notify_messages(sock: socket.socket, until: str) -> list[str]:
-    got: list[str] = []
-    while until not in got:
-        got += sock.recv(4096).decode().splitlines()
-    return got
-
-
-def _service(cfg: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], socket.socket]:
-    """``aglu-edge run`` as systemd starts it: a process, and the notify socket it reports to."""
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    notify.bind(str(tmp_path / "notify.sock"))
-    notify.settimeout(60)
-    env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "run", "--config", str(cfg)],
-        env=env,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return proc, notify
 
 
 def test_run_under_systemd_notify_reload_and_sigterm(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -103,3 +104,78 @@ def test_non_finite_outputs_on_a_valid_frame_are_an_inference_error(nan_model: P
     stainer = Stainer(load_model(nan_model, SessionConfig()))
     with pytest.raises(InferenceError, match=r"output 'dapi' has 4096 non-finite value"):
         stainer.stain(np.ones((64, 64), np.float32))
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.fields: list[str] = []
+
+    def notify(self, *fields: str) -> None:
+        self.fields += fields
+
+    def watchdog(self) -> None:
+        pass
+
+
+def test_a_reload_asked_after_stop_never_starts() -> None:
+    notes = _Recorder()
+    d = Daemon(local_config(source=SOURCE), notifier=notes)
+    d.start()
+    d.stop()
+    assert not d.reload(local_config(source=SOURCE))
+    assert "RELOADING=1" not in notes.fields and d.state is State.STOPPED
+
+
+def test_sighup_then_sigterm_within_50_ms_ends_cleanly(tmp_path: Path) -> None:
+    """SIGHUP then SIGTERM 20, 60 and 100 ms later on the real service: systemd never
+    hears RELOADING or READY after STOPPING, the final status is not 'reloading', a
+    subscriber sees the end (exit 0, not the 10 s time-out) and the daemon exits 0 (it
+    aborted with SIGABRT when it exited with the reload's warm-up inside onnxruntime)."""
+    import signal
+
+    from tests.edge.helpers import free_port, service
+
+    for trial, delay_s in enumerate((0.02, 0.06, 0.1)):
+        where = tmp_path / f"t{trial}"
+        where.mkdir()
+        publish = f"tcp://127.0.0.1:{free_port()}"
+        cfg = where / "edge.toml"
+        cfg.write_text(
+            "[source]\nheight_px = 256\nwidth_px = 256\nfps = 20\n"
+            f'[publish]\nendpoint = "{publish}"\nstatus_interval_s = 0.2\n[control]\nendpoint = ""\n'
+        )
+        proc, notify = service(cfg, where)
+        sub = None
+        try:
+            got = notify.recv(4096).decode().splitlines()
+            while "READY=1" not in got:
+                got += notify.recv(4096).decode().splitlines()
+            sub = subprocess.Popen(
+                [sys.executable, "-m", "edge.cli", "subscribe", "--endpoint", publish, "--quiet"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(1.5)  # the subscriber is connected and receiving
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(delay_s)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(10) == 0
+            notify.settimeout(0.5)
+            try:
+                while True:
+                    got += notify.recv(4096).decode().splitlines()
+            except TimeoutError:
+                pass
+            after = got[got.index("STOPPING=1") :]
+            assert "RELOADING=1" not in after and "READY=1" not in after, got
+            out, err = sub.communicate(timeout=8)
+            assert sub.returncode == 0, err
+            assert "reloading" not in out
+        finally:
+            for p in (proc, sub):
+                if p is not None:
+                    if p.poll() is None:
+                        p.kill()
+                    p.communicate()  # closes its pipes
+            notify.close()
