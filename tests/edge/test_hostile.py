@@ -142,7 +142,8 @@ def test_sighup_then_sigterm_within_50_ms_ends_cleanly(tmp_path: Path) -> None:
         cfg = where / "edge.toml"
         cfg.write_text(
             "[source]\nheight_px = 256\nwidth_px = 256\nfps = 20\n"
-            f'[publish]\nendpoint = "{publish}"\nstatus_interval_s = 0.2\n[control]\nendpoint = ""\n'
+            f'[publish]\nendpoint = "{publish}"\nstatus_interval_s = 0.2\n'
+            '[control]\nendpoint = ""\n'
         )
         proc, notify = service(cfg, where)
         sub = None
