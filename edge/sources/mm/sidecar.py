@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from edge.frames import Frame
 from edge.sources.mm.convert import frame_from_mm
+from edge.stats import RateLimitedLog
 
 if TYPE_CHECKING:
     from edge.config import SourceSection
@@ -43,6 +44,10 @@ LastImage = tuple[npt.NDArray[Any], dict[str, Any]]
 
 class CoreReader(Protocol):
     def sequence_running(self) -> bool: ...
+
+    def close(self) -> None:
+        """Release what the reader holds (sockets); called whenever it is dropped."""
+        ...
 
     def last_image(self) -> LastImage | None:
         """The newest image in the circular buffer and its tags, not removed; None if empty."""
@@ -90,6 +95,39 @@ class PymmcoreReader:
         except (RuntimeError, ValueError):  # nothing snapped yet
             return None
 
+    def close(self) -> None:
+        """The core belongs to the caller: nothing to release."""
+
+
+class CoreUnreachable(ConnectionError):
+    """Nothing answers as a pycro-manager server on the port (one line, no traceback)."""
+
+
+def probe_server(port: int, timeout_s: float = 1.0) -> None:
+    """Ask the pycro-manager server on ``port`` for a handshake over a socket of our own,
+    closed at once whatever happens (linger 0). pycromanager's own bridge leaks a ZeroMQ
+    socket (and an fd) per failed connect, and its pending reconnects pile up on the port;
+    so it is only built once this answers."""
+    import zmq
+
+    sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        sock.connect(f"tcp://127.0.0.1:{port}")
+        sock.send_json({"command": "connect", "debug": False})
+        if not sock.poll(int(timeout_s * 1000)):
+            raise CoreUnreachable(
+                f"no pycro-manager server answers on port {port} within {timeout_s:.1f} s "
+                "(is Micro-Manager running, with Tools > Options > 'Run pycro-manager server'?)"
+            )
+        reply = sock.recv_json()
+        if not isinstance(reply, dict) or reply.get("type") == "exception":
+            raise CoreUnreachable(f"port {port} answered, but not as a pycro-manager server")
+    except zmq.ZMQError as exc:
+        raise CoreUnreachable(f"port {port}: {exc}") from None
+    finally:
+        sock.close(linger=0)
+
 
 class JavaCoreReader:
     """The Micro-Manager GUI's core, through pycromanager (Java, over ZeroMQ)."""
@@ -97,7 +135,16 @@ class JavaCoreReader:
     def __init__(self, port: int = 4827, timeout_ms: int = 2000) -> None:
         from pycromanager import Core
 
+        probe_server(port, timeout_ms / 1000)
         self._core: Any = Core(port=port, timeout=timeout_ms)
+
+    def close(self) -> None:
+        """Close pycromanager's bridge (its socket thread and ZeroMQ socket), best effort:
+        with the server gone, its own destructor call would wait for an answer."""
+        bridge = getattr(self._core, "_bridge", None)
+        self._core = None
+        if bridge is not None:
+            bridge.close()
 
     def sequence_running(self) -> bool:
         return bool(self._core.is_sequence_running())
@@ -124,6 +171,7 @@ class SidecarConfig:
     poll_s: float = 0.01  # how often the buffer is looked at while a sequence runs
     idle_poll_s: float = 0.25  # ... and while none runs
     backoff_s: tuple[float, float] = (0.5, 30.0)  # reconnect delay: first, largest
+    stable_s: float = 10.0  # connected this long: the next loss starts the back-off over
 
 
 class SidecarSource:
@@ -134,6 +182,7 @@ class SidecarSource:
         self._connect = connect
         self.cfg = cfg
         self.reconnects = 0
+        self._log = RateLimitedLog(logger, burst=3, period_s=600.0)
 
     def stats(self) -> dict[str, int]:
         return {"reconnects": self.reconnects}
@@ -154,7 +203,7 @@ class SidecarSource:
                 return
             except Exception as exc:  # any failure to reach the core: try again later
                 delay = backoff.next_s()
-                logger.warning(
+                self._log.log(
                     "sidecar: cannot reach Micro-Manager (%s); retry in %.1f s", exc, delay
                 )
             yield from self._pause(stop, delay)
@@ -169,6 +218,7 @@ class SidecarSource:
                     yield None
             if reader is None:
                 return
+            connected_s = time.monotonic()
             try:
                 # Inside the try: a core that vanishes right after connect is retried too.
                 snaps: SnapTracker | None = SnapTracker(reader.snapped_image())  # not news
@@ -179,7 +229,6 @@ class SidecarSource:
                         last_number = number
                         yield frame_from_mm(got[0].copy(), got[1], index, self.name)
                         index += 1
-                        backoff.reset()  # the connection works: the next loss starts over
                         continue
                     running = reader.sequence_running()
                     if running:
@@ -187,7 +236,8 @@ class SidecarSource:
                     elif snaps is None:
                         snaps = SnapTracker(reader.snapped_image())
                     snapped = None if snaps is None else snaps.new(reader.snapped_image())
-                    backoff.reset()  # one whole poll went through
+                    if time.monotonic() - connected_s >= self.cfg.stable_s:
+                        backoff.reset()  # it has worked a while: the next loss starts over
                     if snapped is not None and snaps is not None:
                         tags = {"ImageNumber": f"snap-{snaps.count}"}
                         yield frame_from_mm(snapped.copy(), tags, index, self.name)
@@ -198,10 +248,19 @@ class SidecarSource:
             except Exception as exc:  # the core went away mid-read: reconnect, after a pause
                 self.reconnects += 1
                 delay = backoff.next_s()
-                logger.warning(
+                self._log.log(
                     "sidecar: lost Micro-Manager (%s); reconnecting in %.1f s", exc, delay
                 )
                 yield from self._pause(stop, delay)
+            finally:
+                _close_quietly(reader)
+
+
+def _close_quietly(reader: CoreReader) -> None:
+    try:
+        reader.close()
+    except Exception as exc:  # a reader of a core that is gone: nothing more to do
+        logger.debug("sidecar: closing the old connection: %s", exc)
 
 
 class _Backoff:

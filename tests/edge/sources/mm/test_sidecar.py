@@ -158,3 +158,84 @@ def test_connect_failures_back_off_by_doubling(mm_core: Any) -> None:
     expected = [min(0.02 * 2**i, 0.08) for i in range(len(gaps))]
     assert len(gaps) >= 3
     assert all(e * 0.9 <= g <= e + 0.25 for g, e in zip(gaps, expected, strict=True)), gaps
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_failed_connects_leak_no_socket_and_leave_no_stale_requests() -> None:
+    """Issue 25: each failed connect to an absent Micro-Manager leaked a ZeroMQ socket and
+    an fd (12 attempts, 12 fds), printed a traceback, and a server appearing later got
+    every stale connect request at once. Now: fds flat over 12+ attempts, one-line logs,
+    and a server bound afterwards hears nothing."""
+    import socket
+
+    import zmq
+
+    pytest.importorskip("pycromanager", reason="needs the mm extra")
+    from edge.sources.mm.sidecar import JavaCoreReader
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    attempts: list[float] = []
+
+    def connect() -> JavaCoreReader:
+        attempts.append(time.monotonic())
+        return JavaCoreReader(port, timeout_ms=50)
+
+    src = SidecarSource(connect, SidecarConfig(backoff_s=(0.01, 0.02)))
+    stop = threading.Event()
+    frames = src.frames(stop)
+    next(frames)  # the first attempt (pyzmq's context and its fds are made here)
+    before = _open_fds()
+    while len(attempts) < 13:
+        next(frames)
+    after = _open_fds()
+    stop.set()
+    for _ in frames:
+        pass
+    assert after <= before, (before, after)
+    rep = zmq.Context.instance().socket(zmq.REP)
+    rep.setsockopt(zmq.LINGER, 0)
+    rep.bind(f"tcp://127.0.0.1:{port}")
+    try:
+        assert not rep.poll(500), "a stale connect request reached the new server"
+    finally:
+        rep.close()
+
+
+class _OnePollReader(PymmcoreReader):
+    """Answers one whole poll, then fails: a core that flaps."""
+
+    def __init__(self, core: Any) -> None:
+        super().__init__(core)
+        self.polls = 0
+
+    def last_image(self) -> Any:
+        self.polls += 1
+        if self.polls > 1:
+            raise RuntimeError("core vanished again")
+        return None
+
+
+def test_a_core_that_answers_one_poll_does_not_reset_the_backoff(mm_core: Any) -> None:
+    """Issue 25: one good poll reset the back-off, so a flapping core was reconnected every
+    first delay forever. The back-off now starts over only after stable_s of good polls."""
+    connects: list[float] = []
+
+    def connect() -> PymmcoreReader:
+        connects.append(time.monotonic())
+        return _OnePollReader(mm_core)
+
+    cfg = SidecarConfig(poll_s=0.002, idle_poll_s=0.002, backoff_s=(0.02, 0.32), stable_s=5.0)
+    src = SidecarSource(connect, cfg)
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    for _ in src.frames(stop):
+        pass
+    # 0.02 + 0.04 + 0.08 + 0.16 + 0.32 + ...: at most 7 connects in 1 s (40 before)
+    assert 3 <= len(connects) <= 7, len(connects)
