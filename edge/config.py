@@ -6,6 +6,7 @@ the simulated microscope and the shipped int8 model on 127.0.0.1.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -31,9 +32,12 @@ from edge.sources.replay import ReplaySourceConfig
 from edge.sources.simulated import SimulatedSourceConfig
 from edge.sources.watch import WatchSourceConfig
 
+logger = logging.getLogger(__name__)
+
 
 class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # inf/nan are never a setting (status_interval_s = inf would silence the status)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -59,8 +63,8 @@ class SourceSection(_Section):
     height_px: int = Field(512, ge=8, le=16384)
     width_px: int = Field(512, ge=8, le=16384)
     fps: float = Field(5.0, gt=0, le=1000)
-    seed: int = 0
-    max_frames: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    max_frames: int = Field(0, ge=0, le=2**62)
 
     @model_validator(mode="after")
     def _files_need_path(self) -> SourceSection:
@@ -104,10 +108,10 @@ class ModelSection(_Section):
     allow_spinning: bool = False  # onnxruntime threads busy-wait between runs
     cpu_mem_arena: bool = True
     graph_optimization: Literal["all", "extended", "basic", "disable"] = "all"
-    tile_px: int = Field(0, ge=0, description="frames larger than this run tile by tile (0: never)")
+    tile_px: int = Field(0, ge=0, le=65536)  # frames larger than this run tile by tile (0: never)
     max_side_px: int = Field(16384, ge=32, le=65536)  # larger frames are refused, never run
     # with tile_px = 0, frames over this many pixels still run tile by tile (2048 px tiles)
-    whole_frame_max_px: int = Field(16_777_216, ge=1024)
+    whole_frame_max_px: int = Field(16_777_216, ge=1024, le=2**31)
     quality: bool = True  # the per-frame quality block (about 15 ms per frame on 2 cores)
 
     def session(self) -> SessionConfig:
@@ -132,8 +136,8 @@ class ModelSection(_Section):
 
 class PublishSection(_Section):
     endpoint: str = "tcp://127.0.0.1:5555"
-    send_hwm: int = Field(16, ge=1)
-    status_interval_s: float = Field(1.0, gt=0)
+    send_hwm: int = Field(16, ge=1, le=1_000_000)  # frames queued per subscriber
+    status_interval_s: float = Field(1.0, gt=0, le=3600)
     publish_input: bool = True
     encoding: Literal["float32", "float16", "uint16"] = "float32"  # of dapi and sigma
     curve_secret_key: Path | None = None  # the daemon's NAME.key_secret (aglu-edge keys)
@@ -166,8 +170,14 @@ class QueueSection(_Section):
 
 
 class RunSection(_Section):
-    max_consecutive_errors: int = Field(20, ge=1)
-    source_stall_s: float = Field(30.0, gt=0)  # no frame nor idle tick this long: no WATCHDOG
+    max_consecutive_errors: int = Field(20, ge=1, le=1_000_000)
+    # no frame nor idle tick this long: no WATCHDOG
+    source_stall_s: float = Field(30.0, gt=0, le=86400)
+
+
+# What a reload applies; everything else needs a restart (sockets, source, queue).
+RELOADABLE = ("model", "run")
+RELOADABLE_PUBLISH = ("status_interval_s", "publish_input", "encoding")
 
 
 class EdgeConfig(_Section):
@@ -177,6 +187,20 @@ class EdgeConfig(_Section):
     queue: QueueSection = QueueSection()
     run: RunSection = RunSection()
     control: ControlSection = ControlSection()
+
+    def reloaded_with(self, new: EdgeConfig) -> EdgeConfig:
+        """This config with what a reload applies taken from ``new`` (the rest is logged:
+        it applies after a restart)."""
+        publish = self.publish.model_copy(
+            update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
+        )
+        merged = self.model_copy(
+            update={**{k: getattr(new, k) for k in RELOADABLE}, "publish": publish}
+        )
+        for section in EdgeConfig.model_fields:
+            if getattr(new, section) != getattr(merged, section):
+                logger.warning("reload: [%s] changed; it applies after a restart", section)
+        return merged
 
 
 def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:

@@ -63,11 +63,6 @@ def _close_source(source: FrameSource) -> None:
         close()
 
 
-# What a reload applies; everything else needs a restart (sockets, source, queue).
-RELOADABLE = ("model", "run")
-RELOADABLE_PUBLISH = ("status_interval_s", "publish_input", "encoding")
-
-
 class Daemon:
     def __init__(
         self,
@@ -106,8 +101,11 @@ class Daemon:
         return self.active.stainer
 
     def check(self) -> Active:
-        """Everything start() validates except binding: config, source, model, warm-up, and
-        that the source's frames fit the model's input planes."""
+        """Everything start() validates except binding: config, CURVE keys, source, model,
+        warm-up, and that the source's frames fit the model's input planes."""
+        curve = self.cfg.publish.curve()
+        if curve is not None:
+            curve.keys()  # run would refuse unusable key files: so does check
         source = self._source or build_source(self.cfg.source)
         try:
             active = load_active(self.cfg, self._frame_shape(source))
@@ -180,25 +178,12 @@ class Daemon:
                 self._notifier.notify(
                     "RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}"
                 )
-            ok = self._swap_in(self._merged(new))
+            ok = self._swap_in(self.cfg.reloaded_with(new))
             with self._state_lock:  # a stop during the load: STOPPING stays, no READY
                 if self.state is State.RELOADING:
                     self.state = State.READY
                     self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
             return ok
-
-    def _merged(self, new: EdgeConfig) -> EdgeConfig:
-        """The running config with what a reload applies taken from ``new``."""
-        publish = self.cfg.publish.model_copy(
-            update={k: getattr(new.publish, k) for k in RELOADABLE_PUBLISH}
-        )
-        merged = self.cfg.model_copy(
-            update={**{k: getattr(new, k) for k in RELOADABLE}, "publish": publish}
-        )
-        for section in EdgeConfig.model_fields:
-            if getattr(new, section) != getattr(merged, section):
-                logger.warning("reload: [%s] changed; it applies after a restart", section)
-        return merged
 
     def _track_loading(self, stainer: Stainer | None) -> None:
         """The stainer a reload is warming up, so that ``stop`` can cancel it too."""
@@ -210,6 +195,7 @@ class Daemon:
     def _swap_in(self, merged: EdgeConfig) -> bool:
         """Load and warm up ``merged``'s model and make it the active one; False (and the
         old one serving) on any failure or a stop."""
+        why: str | None = None
         try:
             active = load_active(merged, self._shape_px, self._track_loading)
             planes = (active.model.card.input_planes, self.model.card.input_planes)
@@ -220,16 +206,18 @@ class Daemon:
                     "that change needs a restart",
                 )
         except Exception as exc:  # a bad model of any kind leaves the old one serving
+            # Only text leaves this block: the exception's frames hold the refused session.
+            why = str(exc) if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
+        finally:
+            self._track_loading(None)
+        if why is not None:
             release_freed_memory()  # the refused session's arena (RSS stays flat)
             if self._stop.is_set():
                 logger.info("reload abandoned: the daemon is stopping")
                 return False
             self.reloads["failed"] += 1
-            why = exc if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
             logger.error("reload failed, keeping %s: %s", self.model.card.name, why)
             return False
-        finally:
-            self._track_loading(None)
         if self._stop.is_set():  # SIGTERM came during the load: stopping wins
             logger.info("reload abandoned: the daemon is stopping")
             return False

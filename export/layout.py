@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.infer.card import CARD_KEY
 from export.onnx_index import Graph, attr
 
 # torch's pixel_unshuffle: (N, C, H/b, b, W/b, b) -> (N, C, b, b, H/b, W/b)
@@ -309,26 +310,46 @@ def check_same(
     return _worst(_outputs(before, frames), _outputs(after, frames))
 
 
-def relayout_file(src: Path, dst: Path) -> list[Rewrite]:
+def relayout_file(src: Path, dst: Path, require_card: bool = True) -> list[Rewrite]:
     """``relayout`` an ONNX file (probed with ``probe_frames`` of its input planes) into
     ``dst`` (written whole, then renamed: ``src`` may be ``dst``). The model card and all
-    other metadata are kept."""
+    other metadata are kept. ``require_card``: refuse a file without an AGLU model card
+    (``aglu-relayout`` rewrites aglu-export files; the export itself relayouts before
+    it stamps the card)."""
     import onnx
 
     from edge.errors import ModelError
 
     if not src.is_file():
         raise ModelError(str(src), "no such file")
+    _check_destination(dst)
     try:
         model = onnx.load(str(src))
     except Exception as exc:
         raise ModelError(str(src), f"not a readable ONNX file ({type(exc).__name__})") from None
+    if require_card and not any(p.key == CARD_KEY for p in model.metadata_props):
+        raise ModelError(str(src), "has no AGLU model card: not an aglu-export file")
     dims = model.graph.input[0].type.tensor_type.shape.dim if model.graph.input else []
     if len(dims) != 4:
         raise ModelError(str(src), "its input is not (batch, planes, height, width)")
     planes = dims[1].dim_value or 1
     report = relayout(model, probe_frames(planes))
     tmp = dst.with_name(f".{dst.name}.tmp")
-    onnx.save(model, str(tmp))
-    os.replace(tmp, dst)
+    try:
+        onnx.save(model, str(tmp))
+        os.replace(tmp, dst)
+    except OSError as exc:
+        raise ModelError(str(dst), f"cannot write ({exc.strerror})") from None
+    finally:
+        tmp.unlink(missing_ok=True)  # never a .tmp left behind
     return report
+
+
+def _check_destination(dst: Path) -> None:
+    """``--out`` must be a file path in an existing folder (checked before any work)."""
+    from edge.errors import ConfigError
+
+    if dst.is_dir():
+        raise ConfigError(f"--out {dst}", "is a folder: give the .onnx file to write")
+    if not dst.parent.is_dir():
+        raise ConfigError(f"--out {dst}", f"its folder {dst.parent} does not exist")

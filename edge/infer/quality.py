@@ -39,6 +39,10 @@ BANDS_PX = (1, 2, 4, 8, 16)
 TILE_PX = 256
 GRID = 2  # 2 x 2 tiles per frame
 MAX_DISTANCE = 1.0  # input_distance up to this: in distribution
+# The widest band statistic averages 33 px boxes: a frame with a shorter side (a 1 x N
+# strip) cannot be compared with training frames and is never "in distribution".
+MIN_SIDE_PX = 2 * BANDS_PX[-1] + 1
+TOO_SMALL = "frame_side_under_33px"
 
 
 def feature_names(planes: int) -> tuple[str, ...]:
@@ -218,14 +222,16 @@ class QualityMeter:
         self, feats: npt.NDArray[np.float64], outputs: dict[str, npt.NDArray[Any]]
     ) -> Quality:
         step = self.sample_stride
-        s = outputs["sigma"][::step, ::step] * np.float32(self.sigma_scale)
+        sigma = outputs["sigma"]
+        s = sigma[::step, ::step] * np.float32(self.sigma_scale)
         distance, unusual = self.inputs.distance(feats)
+        judged = min(sigma.shape[-2:]) >= MIN_SIDE_PX
         return Quality(
             float(np.mean(s)),
             float(np.mean(s > self.sigma_high)),
             distance,
-            unusual,
-            distance <= MAX_DISTANCE,
+            unusual if judged else TOO_SMALL,
+            judged and distance <= MAX_DISTANCE,
         )
 
 

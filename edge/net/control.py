@@ -20,6 +20,7 @@ import zmq
 
 from edge.errors import AgluError, ConfigError
 from edge.net.endpoints import bind_socket, is_local_endpoint
+from edge.stats import RateLimitedLog
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class ControlServer:
         self.endpoint = bind_socket(self._sock, cfg.endpoint)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="aglu-control", daemon=True)
+        self._malformed_log = RateLimitedLog(logger)  # 2000 bad requests: a few lines
 
     def start(self) -> None:
         self._thread.start()
@@ -90,10 +92,10 @@ class ControlServer:
         try:
             command = parse_request(parts)
         except ValueError as exc:
-            logger.warning("control: malformed request: %s", exc)
+            self._malformed_log.log("control: malformed request: %s", exc)
             return _reply(False, error=str(exc))
         except Exception as exc:  # a parser bug must not end the control thread
-            logger.exception("control: request could not be parsed")
+            self._malformed_log.log("control: request could not be parsed: %r", exc)
             return _reply(False, error=f"unreadable request ({type(exc).__name__})")
         try:
             return _reply(True, command=command, **self._handler(command))

@@ -48,18 +48,23 @@ class CurveServerConfig:
     secret_key_path: Path  # the daemon's NAME.key_secret
     authorized_dir: Path  # public keys (*.key) of the subscribers allowed in
 
+    def keys(self) -> tuple[bytes, bytes]:
+        """(public, secret) of the daemon; ConfigError naming the field if either the key
+        file or the folder of authorised keys is unusable (what `aglu-edge check` checks)."""
+        public, secret = _load(self.secret_key_path, "publish.curve_secret_key", True)
+        assert secret is not None
+        if not self.authorized_dir.is_dir():
+            raise ConfigError(
+                f"publish.curve_authorized_dir {self.authorized_dir}", "is not a folder"
+            )
+        return public, secret
+
 
 class CurveServer:
     """Makes a socket a CURVE server and runs the ZAP authenticator of its context."""
 
     def __init__(self, cfg: CurveServerConfig, ctx: zmq.Context[Any]) -> None:
-        self.public, secret = _load(cfg.secret_key_path, "publish.curve_secret_key", True)
-        assert secret is not None
-        self._secret = secret
-        if not cfg.authorized_dir.is_dir():
-            raise ConfigError(
-                f"publish.curve_authorized_dir {cfg.authorized_dir}", "is not a folder"
-            )
+        self.public, self._secret = cfg.keys()
         self.authorized = sorted(p.name for p in cfg.authorized_dir.glob("*.key"))
         self._auth = ThreadAuthenticator(ctx)
         self._auth.start()

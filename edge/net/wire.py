@@ -147,5 +147,10 @@ def decode(parts: list[bytes]) -> FrameMessage | StatusMessage:
         raise WireError("frame header has no 'channels' list")
     if len(channels) != len(parts) - 2:
         raise WireError(f"header lists {len(channels)} channel(s), message has {len(parts) - 2}")
-    arrays = dict(_array(c, b) for c, b in zip(channels, parts[2:], strict=True))
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    for c, b in zip(channels, parts[2:], strict=True):
+        name, arr = _array(c, b)
+        if name in arrays:
+            raise WireError(f"channel {name!r} appears twice")
+        arrays[name] = arr
     return FrameMessage(header, arrays)

@@ -29,6 +29,7 @@ from edge.frames import Frame, pixel_size_or_none
 from edge.latest import LatestWinsQueue
 from edge.net.endpoints import bind_socket, check_endpoint, is_local_endpoint
 from edge.net.wire import FrameMessage, decode, encode_frame
+from edge.stats import RateLimitedLog
 
 if TYPE_CHECKING:
     from edge.config import SourceSection
@@ -95,6 +96,8 @@ def parts_to_frame(msg: FrameMessage) -> Frame:
     if not isinstance(index, int) or not isinstance(t, dict):
         raise WireError("ingest frame header needs frame_index and t_ns")
     acquired = t.get("acquired")
+    if acquired is not None and not (isinstance(acquired, int) and 0 <= acquired < 2**63):
+        raise WireError(f"ingest frame t_ns.acquired {str(acquired)[:40]} is not a time in ns")
     axes, meta, size = h.get("axes", {}), h.get("metadata", {}), h.get("pixel_size_um")
     if not isinstance(axes, dict) or not isinstance(meta, dict):
         raise WireError("ingest frame axes/metadata must be objects")
@@ -158,6 +161,7 @@ class IngestSource:
         self.cfg = cfg
         self.rejected = 0
         self.unread_at_stop = 0
+        self._rejected_log = RateLimitedLog(logger)  # a hostile sender: a few lines, all counted
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
         self._sock.setsockopt(zmq.RCVHWM, cfg.hwm)
         self._sock.setsockopt(zmq.LINGER, 0)
@@ -194,7 +198,7 @@ class IngestSource:
                 except Exception as exc:  # one bad message costs one counted rejection
                     self.rejected += 1
                     why = exc if isinstance(exc, WireError) else f"{type(exc).__name__}: {exc}"
-                    logger.warning("ingest: rejected a message: %s", why)
+                    self._rejected_log.log("ingest: rejected a message: %s", why)
                     continue
                 yield frame
         finally:

@@ -30,6 +30,12 @@ def test_file_overrides(tmp_path: Path) -> None:
         ({"queue": {"capacity": 0}}, "queue.capacity"),
         ({"publish": {"endpoint": "tcp://0.0.0.0:5555"}}, "CURVE"),
         ({"publish": {"endpoint": "http://x"}}, "publish.endpoint"),
+        # issue 25: each was a traceback, or (inf) silently accepted
+        ({"source": {"seed": -1}}, "source.seed"),
+        ({"publish": {"send_hwm": 2**63 - 1}}, "publish.send_hwm"),
+        ({"publish": {"status_interval_s": float("inf")}}, "publish.status_interval_s"),
+        ({"run": {"source_stall_s": float("nan")}}, "run.source_stall_s"),
+        ({"source": {"fps": float("inf")}}, "source.fps"),
     ],
 )
 def test_bad_fields_are_named(data: dict, fragment: str) -> None:

@@ -228,6 +228,7 @@ def test_bad_input_never_stops_the_daemon(fixed_64px_model: Path) -> None:
         source={"height_px": 64, "width_px": 64},
         run={"max_consecutive_errors": 3},
         model={"path": str(fixed_64px_model), "quality": False},
+        queue={"capacity": 64},  # nothing dropped: every frame is judged
     )
     daemon = Daemon(cfg, source=source)
     c = _until_done(daemon, source)

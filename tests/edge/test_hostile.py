@@ -180,3 +180,42 @@ def test_sighup_then_sigterm_within_50_ms_ends_cleanly(tmp_path: Path) -> None:
                         p.kill()
                     p.communicate()  # closes its pipes
             notify.close()
+
+
+def test_check_refuses_a_missing_curve_key_file_as_run_does(tmp_path: Path) -> None:
+    (tmp_path / "authorized").mkdir()
+    cfg = tmp_path / "edge.toml"
+    cfg.write_text(
+        '[publish]\nendpoint = "tcp://0.0.0.0:0"\n'
+        f'curve_secret_key = "{tmp_path / "missing.key_secret"}"\n'
+        f'curve_authorized_dir = "{tmp_path / "authorized"}"\n'
+    )
+    for command in ("check", "run"):
+        r = _cli(command, "--config", str(cfg))
+        assert r.returncode == 2, (command, r.stderr)
+        assert "publish.curve_secret_key" in r.stderr.strip().splitlines()[-1]
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096 / 2**20
+
+
+def test_failed_reloads_do_not_grow_memory(nan_model: Path) -> None:
+    """Issue 25: RSS grew ~100 -> 235 MB over 40-90 failed reloads (until the next good
+    one). 40 reloads of a NaN model (each loads a session and warms it up, then is
+    refused): RSS after the 40th within 24 MB of after the 5th (a leaked 2.9 MB model
+    per reload would be 100 MB)."""
+    daemon = Daemon(local_config(source={**SOURCE, "height_px": 256, "width_px": 256}))
+    daemon.start()
+    bad = local_config(source=SOURCE, model={"path": str(nan_model)})
+    try:
+        rss = []
+        for i in range(40):
+            assert not daemon.reload(bad)
+            if i in (4, 39):
+                rss.append(_rss_mib())
+        assert daemon.reloads["failed"] == 40 and daemon.state is State.READY
+    finally:
+        daemon.stop()
+    assert rss[1] - rss[0] < 24, rss

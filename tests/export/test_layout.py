@@ -28,11 +28,14 @@ def _unshuffles(path: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def raw_fp32(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny model exported without the rewrites."""
+def raw_fp32(tiny_checkpoint: Path, tiny_export, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """The tiny model exported without the rewrites (with its export's card)."""
+    from export.onnx_graph import stamp_card
+
     model, _ = load_checkpoint(tiny_checkpoint)
     path = tmp_path_factory.mktemp("raw") / "raw.onnx"
     export_fp32(model, path, model.stride_px)
+    stamp_card(path, load_model(tiny_export.fp32, SessionConfig()).card)
     return path
 
 
@@ -122,3 +125,24 @@ def test_relayout_cli_bad_file_is_one_line_and_exit_2(
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith(f"error: model {bad}")
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_relayout_refuses_a_card_less_file_and_a_bad_out_in_one_line(
+    tiny_checkpoint: Path, raw_fp32: Path, tmp_path: Path
+) -> None:
+    """Issue 25: a card-less ONNX file was rewritten with exit 0; --out at a folder or in
+    a missing folder gave a traceback and left a 2.8 MB .tmp behind."""
+    model, _ = load_checkpoint(tiny_checkpoint)
+    bare = tmp_path / "bare.onnx"
+    export_fp32(model, bare, model.stride_px)
+    cases = [
+        (bare, tmp_path / "o.onnx", "has no AGLU model card"),
+        (raw_fp32, tmp_path, "is a folder"),
+        (raw_fp32, tmp_path / "missing" / "o.onnx", "does not exist"),
+    ]
+    for src, out, fragment in cases:
+        r = _relayout_cli(src, out)
+        assert r.returncode == 2, r.stderr
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith("error:") and fragment in last and "Traceback" not in r.stderr
+    assert not list(tmp_path.rglob("*.tmp")) and not (tmp_path / "o.onnx").exists()

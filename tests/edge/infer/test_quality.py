@@ -158,3 +158,18 @@ def test_phase_model_takes_its_test_quarter_and_flags_other_magnifications(
     assert _flags("phase", frames) == [False] * len(frames)
     assert all(_flags("phase", [_shrink(f) for f in frames]))
     assert all(_flags("phase", [_zoom(f) for f in frames]))
+
+
+def test_a_strip_too_narrow_to_judge_is_never_in_distribution() -> None:
+    """Issue 25: 1 x N strips of a real frame were reported in distribution. Statistics
+    whose widest band is 33 px cannot judge a side under 33 px."""
+    model = load_model(shipped_model_path("brightfield", "int8"), SessionConfig())
+    meter = meter_for(model.card)
+    assert meter is not None
+    frame = _sample_frames()[0]
+    for strip in (frame[:1, :], frame[:, :4], frame[:32, :]):
+        q = meter.measure(strip, {"sigma": np.ones(strip.shape, np.float32)})
+        assert not q.in_distribution and q.unusual == "frame_side_under_33px"
+        assert math.isfinite(q.input_distance)
+    q = meter.measure(frame[:33, :], {"sigma": np.ones((33, frame.shape[1]), np.float32)})
+    assert q.unusual != "frame_side_under_33px"

@@ -115,3 +115,21 @@ def test_a_message_over_the_transport_limit_leaves_the_socket_serving(
     """libzmq drops the sender of a frame over MAXMSGSIZE; others are still answered."""
     assert _raw_request(server.endpoint, [b"[" * 100_000], wait_ms=300) is None  # silence
     assert request(server.endpoint, "ping")["ok"]
+
+
+def test_two_thousand_malformed_requests_write_a_few_log_lines(
+    server: ControlServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 25: each malformed request wrote a log line (2000 lines); all are answered."""
+    sock = zmq.Context.instance().socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(server.endpoint)
+    try:
+        for _ in range(2000):
+            sock.send_multipart([b"not json"])
+            assert sock.poll(2000) and not json.loads(sock.recv())["ok"]
+    finally:
+        sock.close(0)
+    lines = [r for r in caplog.records if r.name == "edge.net.control"]
+    assert 1 <= len(lines) <= 5
+    assert request(server.endpoint, "ping")["ok"]

@@ -122,6 +122,13 @@ def test_hostile_frame_headers_raise_only_wire_error(
         (_frame_parts(channels=[{"name": "dapi", "dtype": "object", "shape": [2, 2]}]), "dtype"),
         (_frame_parts(channels=[{"name": "dapi", "dtype": "float32", "shape": [3, 3]}]), "bytes"),
         (_frame_parts()[:2], "channel"),
+        (  # issue 25: the second buffer silently won
+            [
+                *_frame_parts(channels=[{"name": "dapi", "dtype": "float32", "shape": [2, 2]}] * 2),
+                np.zeros((2, 2), np.float32).tobytes(),
+            ],
+            "appears twice",
+        ),
     ],
 )
 def test_malformed_messages_are_named(parts: list[bytes], fragment: str) -> None:

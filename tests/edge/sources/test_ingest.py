@@ -40,6 +40,8 @@ HOSTILE = [
     [b"frame", _header(channels=[{"name": "qpi", "dtype": "uint8", "shape": [2**70]}]), b""],
     [b"frame", _header(pixel_size_um=2**2000), bytes(4)],  # accepted: the size is unknown
     [b"frame", _header(frame_index="x"), bytes(4)],
+    [b"frame", _header(t_ns={"acquired": 10**30}), bytes(4)],  # issue 25: poisoned latency
+    [b"frame", _header(t_ns={"acquired": -5}), bytes(4)],
     [b"status", json.dumps({"format": "aglu-status", "version": 1}).encode()],
     [b"junk"],
 ]
