@@ -25,7 +25,7 @@ from edge.errors import ConfigError
 from edge.infer.model import SessionConfig, shipped_model_path
 from edge.net.control import ControlConfig
 from edge.net.curve import CurveServerConfig
-from edge.net.endpoints import check_endpoint, is_local_endpoint
+from edge.net.endpoints import IPC_MODE, check_endpoint, check_ipc_mode, is_local_endpoint
 from edge.net.publisher import PublisherConfig, check_publish_endpoint
 from edge.sources.ingest import IngestConfig, check_ingest_endpoint
 from edge.sources.replay import ReplaySourceConfig
@@ -52,6 +52,7 @@ class _Section(BaseModel):
 class SourceSection(_Section):
     kind: Literal["simulated", "replay", "watch", "ingest", "mm-sidecar"] = "simulated"
     endpoint: str = "tcp://127.0.0.1:5557"  # ingest: where pycromanager hooks push frames
+    ipc_mode: int = IPC_MODE  # ingest on ipc://: who may push frames (0o600 owner, 0o660 group)
     mm_port: int = Field(4827, ge=1, le=65535)  # mm-sidecar: the pycro-manager server port
     path: Path | None = None  # replay: a TIFF / OME-TIFF / OME-Zarr / NDTiff; watch: a folder
     channel: str | None = None  # replay/watch: the channel of multi-channel files, by name
@@ -91,7 +92,7 @@ class SourceSection(_Section):
         )
 
     def ingest(self) -> IngestConfig:
-        return IngestConfig(self.endpoint)
+        return IngestConfig(self.endpoint, ipc_mode=self.ipc_mode)
 
     def simulated(self) -> SimulatedSourceConfig:
         return SimulatedSourceConfig(
@@ -160,9 +161,10 @@ class PublishSection(_Section):
 
 class ControlSection(_Section):
     endpoint: str = "tcp://127.0.0.1:5556"  # "": none; loopback or ipc only; port 0: random
+    ipc_mode: int = IPC_MODE  # ipc://: who may connect (0o600 owner only, 0o660 group)
 
     def control(self) -> ControlConfig:
-        return ControlConfig(self.endpoint)
+        return ControlConfig(self.endpoint, self.ipc_mode)
 
 
 class QueueSection(_Section):
@@ -219,6 +221,8 @@ def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:
     check_publish_endpoint(cfg.publish.endpoint, cfg.publish.curve() is not None)
     if cfg.source.kind == "ingest":
         check_ingest_endpoint(cfg.source.endpoint)
+    check_ipc_mode(cfg.source.ipc_mode, "source.ipc_mode")
+    check_ipc_mode(cfg.control.ipc_mode, "control.ipc_mode")
     if cfg.control.endpoint:
         check_endpoint(cfg.control.endpoint, "control.endpoint")
         if not is_local_endpoint(cfg.control.endpoint):

@@ -19,7 +19,7 @@ from typing import Any
 import zmq
 
 from edge.errors import AgluError, ConfigError
-from edge.net.endpoints import bind_socket, is_local_endpoint
+from edge.net.endpoints import IPC_MODE, bind_socket, is_local_endpoint
 from edge.stats import RateLimitedLog
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ Handler = Callable[[str], dict[str, Any]]
 @dataclass(frozen=True, slots=True)
 class ControlConfig:
     endpoint: str = "tcp://127.0.0.1:5556"  # "": no control socket; port 0: random
+    ipc_mode: int = IPC_MODE  # ipc:// endpoints: who may connect (file mode)
 
 
 def _reply(ok: bool, **fields: Any) -> bytes:
@@ -71,7 +72,7 @@ class ControlServer:
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REP)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_REQUEST_BYTES * 4)
-        self.endpoint = bind_socket(self._sock, cfg.endpoint)
+        self.endpoint = bind_socket(self._sock, cfg.endpoint, cfg.ipc_mode)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="aglu-control", daemon=True)
         self._malformed_log = RateLimitedLog(logger)  # 2000 bad requests: a few lines

@@ -27,7 +27,7 @@ import zmq
 from edge.errors import ConfigError, WireError
 from edge.frames import Frame, pixel_size_or_none
 from edge.latest import LatestWinsQueue
-from edge.net.endpoints import bind_socket, check_endpoint, is_local_endpoint
+from edge.net.endpoints import IPC_MODE, bind_socket, check_endpoint, is_local_endpoint
 from edge.net.wire import FrameMessage, decode, encode_frame
 from edge.stats import RateLimitedLog
 
@@ -116,6 +116,7 @@ def parts_to_frame(msg: FrameMessage) -> Frame:
 class IngestConfig:
     endpoint: str = "tcp://127.0.0.1:5557"  # loopback or ipc only
     hwm: int = 4
+    ipc_mode: int = IPC_MODE  # ipc:// endpoints: who may push frames (file mode)
 
 
 def check_ingest_endpoint(endpoint: str) -> None:
@@ -167,7 +168,7 @@ class IngestSource:
         self._sock.setsockopt(zmq.LINGER, 0)
         # A sender of a bigger message is disconnected by libzmq before it is buffered.
         self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
-        self.endpoint = bind_socket(self._sock, cfg.endpoint)
+        self.endpoint = bind_socket(self._sock, cfg.endpoint, cfg.ipc_mode)
 
     def close(self) -> None:
         self._sock.close(0)  # idempotent

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,3 +138,45 @@ def test_two_thousand_malformed_requests_write_a_few_log_lines(
     lines = [r for r in caplog.records if r.name == "edge.net.control"]
     assert 1 <= len(lines) <= 5
     assert request(server.endpoint, "ping")["ok"]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o660])
+def test_an_ipc_control_socket_is_created_with_its_mode(tmp_path: Path, mode: int) -> None:
+    path = tmp_path / "control.sock"
+    srv = ControlServer(ControlConfig(f"ipc://{path}", mode), lambda cmd: {"echo": cmd})
+    srv.start()
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+        assert request(srv.endpoint, "ping")["ok"]
+    finally:
+        srv.close()
+
+
+def test_another_user_cannot_reach_an_owner_only_ipc_socket(tmp_path: Path) -> None:
+    """Issue 25: anyone on the PC could talk to the control socket (and push ingest
+    frames). Over ipc:// with mode 0o600 the kernel refuses other users, whatever the
+    umask: a process running as `nobody` gets no answer, this user gets one."""
+    if os.geteuid() != 0:
+        pytest.skip("switching to another user needs root")
+    os.chmod(tmp_path, 0o755)  # the folder is traversable: only the socket's mode guards it
+    path = tmp_path / "control.sock"
+    umask = os.umask(0)  # the service's umask must not matter (0: files 0o777 by default)
+    try:
+        srv = ControlServer(ControlConfig(f"ipc://{path}", 0o600), lambda cmd: {"echo": cmd})
+    finally:
+        os.umask(umask)
+    srv.start()
+    probe = (
+        "import os, sys, zmq\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "s = zmq.Context().socket(zmq.REQ); s.setsockopt(zmq.LINGER, 0)\n"
+        f"s.connect('ipc://{path}')\n"
+        's.send_multipart([b\'{"format": "aglu-control", "version": 1, "command": "ping"}\'])\n'
+        "sys.exit(0 if s.poll(1500) else 3)\n"
+    )
+    try:
+        other = subprocess.run([sys.executable, "-c", probe], capture_output=True, timeout=30)
+        assert other.returncode == 3, other.stderr
+        assert request(srv.endpoint, "ping")["ok"]
+    finally:
+        srv.close()

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,21 @@ def test_frames_still_in_the_socket_at_stop_are_counted(source: IngestSource) ->
     finally:
         client.close()
     assert source.stats() == {"rejected": 0, "unread_at_stop": 3}
+
+
+def test_an_ipc_ingest_socket_is_owner_only_by_default(tmp_path: Path) -> None:
+    """Issue 25: frames can be pushed only by the daemon's user (or its group, with
+    source.ipc_mode = 0o660); a mode open to everyone is refused in one line."""
+    import stat
+
+    from edge.config import parse_config
+    from edge.errors import ConfigError
+
+    path = tmp_path / "ingest.sock"
+    src = IngestSource(IngestConfig(f"ipc://{path}"))
+    try:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    finally:
+        src.close()
+    with pytest.raises(ConfigError, match="every user"):
+        parse_config({"source": {"kind": "ingest", "ipc_mode": 0o666}})
