@@ -133,9 +133,9 @@ class JavaCoreReader:
     """The Micro-Manager GUI's core, through pycromanager (Java, over ZeroMQ)."""
 
     def __init__(self, port: int = 4827, timeout_ms: int = 2000) -> None:
+        probe_server(port, timeout_ms / 1000)
         from pycromanager import Core
 
-        probe_server(port, timeout_ms / 1000)
         self._core: Any = Core(port=port, timeout=timeout_ms)
 
     def close(self) -> None:

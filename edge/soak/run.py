@@ -8,6 +8,13 @@ again every ``kill_every`` frames). Every ``reload_every`` frames the model is
 reloaded (what SIGHUP does). At the start, the middle and the end it samples the
 process's RSS, open file descriptors and threads; the verdict compares them and
 checks that the counters add up (received = published + dropped + errors).
+
+``hostile`` (issue 25): the frames come through the ingest socket from a sender that
+slips one bad thing in after every ``bad_every`` good frames (``edge.soak.hostile``),
+every other reload is of a model whose outputs are NaN (it must be refused, the old
+model serving on), and beside the daemon the sidecar keeps trying to reach
+Micro-Manager on a port that flaps. The verdict adds: the daemon never failed, every
+NaN reload failed, bad frames were rejected, and no stale connects piled up.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from edge.config import EdgeConfig, parse_config
 from edge.daemon import Daemon
@@ -36,6 +44,8 @@ class SoakConfig:
     kill_every: int = 1_000
     slow_s: float = 0.05
     precision: str = "int8"
+    hostile: bool = False
+    bad_every: int = 10  # hostile: good frames between two bad things
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,7 @@ class SoakResult:
     slow_received: int = 0
     subscriber_restarts: int = 0
     wall_s: float = 0.0
+    hostile: dict[str, Any] = field(default_factory=dict)
 
     def rss_growth(self) -> float:
         """End RSS over the middle sample (warm-up and the first reloads are behind it)."""
@@ -76,6 +87,26 @@ class SoakResult:
             f"fds {self.samples[0].fds} -> {self.samples[-1].fds}; threads "
             f"{self.samples[0].threads} -> {self.samples[-1].threads}; {self.wall_s:.0f} s",
         ]
+        if self.hostile:
+            out.append(f"hostile neighbours: {self.hostile}")
+        return out
+
+    def problems(self) -> list[str]:
+        """What makes the verdict FAILED (empty: passed)."""
+        first, last = self.samples[0], self.samples[-1]
+        out = [] if self.adds_up() else ["counters do not add up"]
+        if self.rss_growth() > 0.05:
+            out.append(f"RSS grew {100 * self.rss_growth():.1f}% middle -> end")
+        if last.fds > first.fds or last.threads > first.threads:
+            out.append("more fds or threads at the end")
+        h = self.hostile
+        if h:
+            if h["daemon_failed"]:
+                out.append("the daemon stopped")
+            if self.reloads["failed"] != h["nan_reloads"] or not self.counters["rejected"]:
+                out.append("a NaN reload was taken, or no bad frame was rejected")
+            if max(h["requests_per_up"], default=0) > h["max_requests_per_up"]:
+                out.append("stale connects piled up on the flapping port")
         return out
 
 
@@ -97,11 +128,16 @@ def _paced_fps(cfg: SoakConfig) -> float:
     return min(1000.0, 0.8 * 5 / (time.perf_counter() - t0))
 
 
-def _config(cfg: SoakConfig) -> EdgeConfig:
-    source = {"height_px": cfg.size_px, "width_px": cfg.size_px, "fps": _paced_fps(cfg)}
+def _config(cfg: SoakConfig, fps: float) -> EdgeConfig:
+    source: dict[str, Any] = {"height_px": cfg.size_px, "width_px": cfg.size_px, "fps": fps}
+    source |= (
+        {"kind": "ingest", "endpoint": "tcp://127.0.0.1:0"}
+        if cfg.hostile
+        else {"max_frames": cfg.frames}
+    )
     return parse_config(
         {
-            "source": {**source, "max_frames": cfg.frames},
+            "source": source,
             "model": {"precision": cfg.precision},
             "publish": {"endpoint": "tcp://127.0.0.1:0", "status_interval_s": 0.5},
             "control": {"endpoint": ""},
@@ -136,18 +172,54 @@ def _crashing_subscriber(endpoint: str) -> subprocess.Popen[bytes]:
 
 
 def run_soak(cfg: SoakConfig, progress: Callable[[int], None] = lambda n: None) -> SoakResult:
+    import tempfile
+
     result = SoakResult()
-    edge_cfg = _config(cfg)
-    daemon = Daemon(edge_cfg)
-    t0 = time.monotonic()
-    daemon.start()
+    fps = _paced_fps(cfg)
+    edge_cfg = _config(cfg, fps)
+    with tempfile.TemporaryDirectory(prefix="aglu-soak-") as tmp:
+        neighbours = None
+        if cfg.hostile:
+            from edge.soak.hostile import Neighbours
+
+            neighbours = Neighbours(cfg.frames, cfg.size_px, fps, cfg.bad_every, Path(tmp))
+        daemon = Daemon(edge_cfg)
+        t0 = time.monotonic()
+        daemon.start()
+        if neighbours is not None:
+            neighbours.start(daemon.source.endpoint)  # type: ignore[attr-defined]
+        try:
+            readers = _soak_loop(cfg, edge_cfg, daemon, result, progress, neighbours)
+        finally:
+            if neighbours is not None:
+                neighbours.stop()
+            daemon.stop()
+        _finish(result, daemon, readers, neighbours)
+        result.wall_s = time.monotonic() - t0
+    return result
+
+
+def _source_rejected(daemon: Daemon) -> int:
+    stats = getattr(daemon.source, "stats", None)
+    return int(stats().get("rejected", 0)) if callable(stats) else 0
+
+
+def _soak_loop(
+    cfg: SoakConfig,
+    edge_cfg: EdgeConfig,
+    daemon: Daemon,
+    result: SoakResult,
+    progress: Callable[[int], None],
+    neighbours: Any,
+) -> list[_Reader]:
+    """Serve until the frames are through: sample, reload, kill the crashing subscriber."""
     stop = threading.Event()
     readers = [_Reader(daemon.endpoint, 0.0, stop), _Reader(daemon.endpoint, cfg.slow_s, stop)]
     for r in readers:
         r.start()
     crashing = _crashing_subscriber(daemon.endpoint)
     marks = [max(1, cfg.frames * k // 100) for k in SAMPLE_AT_PERCENT]
-    next_reload, next_kill = cfg.reload_every, cfg.kill_every
+    next_reload, next_kill, reloads = cfg.reload_every, cfg.kill_every, 0
     try:
         while not daemon.wait(0.1):
             n = daemon.counters.snapshot().received
@@ -156,14 +228,19 @@ def run_soak(cfg: SoakConfig, progress: Callable[[int], None] = lambda n: None) 
                 result.samples.append(sample(n))  # all while serving: comparable
                 marks.pop(0)
             if n >= next_reload:
-                daemon.reload(edge_cfg)
-                next_reload += cfg.reload_every
+                if neighbours is None:
+                    daemon.reload(edge_cfg)
+                else:
+                    neighbours.reload(daemon, edge_cfg, reloads)
+                reloads, next_reload = reloads + 1, next_reload + cfg.reload_every
             if n >= next_kill:
                 crashing.kill()
                 crashing.wait()
                 crashing = _crashing_subscriber(daemon.endpoint)
                 result.subscriber_restarts += 1
                 next_kill += cfg.kill_every
+            if neighbours is not None and neighbours.done(n, _source_rejected(daemon)):
+                break
         for _ in marks:  # a short run can end between two looks
             result.samples.append(sample(daemon.counters.snapshot().received))
     finally:
@@ -172,15 +249,19 @@ def run_soak(cfg: SoakConfig, progress: Callable[[int], None] = lambda n: None) 
             r.join(2)
         crashing.kill()
         crashing.wait()
-        daemon.stop()
+    return readers
+
+
+def _finish(result: SoakResult, daemon: Daemon, readers: list[_Reader], neighbours: Any) -> None:
     snap = daemon.counters.snapshot()
     result.counters = {
         "received": snap.received,
         "published": snap.published,
         "dropped": snap.dropped,
         "errors": snap.errors,
+        "rejected": snap.rejected,
     }
     result.reloads = dict(daemon.reloads)
     result.fast_received, result.slow_received = readers[0].frames, readers[1].frames
-    result.wall_s = time.monotonic() - t0
-    return result
+    if neighbours is not None:
+        result.hostile = neighbours.report(daemon.failure is not None, _source_rejected(daemon))
