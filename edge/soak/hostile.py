@@ -219,7 +219,8 @@ class Neighbours:
             "nan_reloads": self.nan_reloads,
             "daemon_failed": daemon_failed,
             "sidecar_attempts": self.sidecar.attempts,
-            "requests_per_up": self.flapping.requests_per_up,
+            "up_phases": len(self.flapping.requests_per_up),
+            "requests_per_up_max": max(self.flapping.requests_per_up, default=0),
             # the sidecar's fastest pace (0.05 s first back-off, plus a 0.1 s probe)
             "max_requests_per_up": int(self.flapping.up_s / 0.15) + 2,
         }

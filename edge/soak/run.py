@@ -105,7 +105,7 @@ class SoakResult:
                 out.append("the daemon stopped")
             if self.reloads["failed"] != h["nan_reloads"] or not self.counters["rejected"]:
                 out.append("a NaN reload was taken, or no bad frame was rejected")
-            if max(h["requests_per_up"], default=0) > h["max_requests_per_up"]:
+            if h["requests_per_up_max"] > h["max_requests_per_up"]:
                 out.append("stale connects piled up on the flapping port")
         return out
 
