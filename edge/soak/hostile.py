@@ -184,8 +184,8 @@ class Neighbours:
             t.start()
 
     def reload(self, daemon: Any, good: Any, k: int) -> None:
-        """Reload number ``k``: the good config, or every other time the NaN model."""
-        if k % 2:
+        """Reload number ``k``: the NaN model (first, then every other time) or the good."""
+        if k % 2 == 0:
             self.nan_reloads += 1
             daemon.reload(
                 good.model_copy(

@@ -227,7 +227,7 @@ def _soak_loop(
             if marks and n >= marks[0]:
                 result.samples.append(sample(n))  # all while serving: comparable
                 marks.pop(0)
-            if n >= next_reload:
+            while n >= next_reload:  # catch up: a reload may take longer than a poll
                 if neighbours is None:
                     daemon.reload(edge_cfg)
                 else:
