@@ -202,6 +202,11 @@ def compare(spec_path: Path, report_dir: Path | None) -> None:
 )
 @click.option("--seeds", default="0", show_default=True, help="Seeds, e.g. 0,1,2.")
 @click.option(
+    "--train-folds",
+    default="",
+    help="Train only these folds, e.g. 3,4 (lanes side by side); the report needs them all.",
+)
+@click.option(
     "--set",
     "overrides",
     multiple=True,
@@ -229,6 +234,7 @@ def crossval(
     k: int,
     val_groups: int,
     seeds: str,
+    train_folds: str,
     overrides: tuple[str, ...],
     report_dir: Path | None,
     train_only: bool,
@@ -262,7 +268,14 @@ def crossval(
             f"train {', '.join(f.train)}"
         )
     if not no_train:
-        plan = [(c, f, s) for s in seed_list for f in folds for c in cfgs]
+        chosen = set(_int_list(train_folds, "--train-folds")) if train_folds else None
+        plan = [
+            (c, f, s)
+            for s in seed_list
+            for f in folds
+            if chosen is None or f.index in chosen
+            for c in cfgs
+        ]
         for c, f, s in progress(plan, desc="crossval", unit="run"):
             runs.train(c, f, s, out_dir)
     if train_only:
