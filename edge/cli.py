@@ -364,7 +364,7 @@ def soak(frames: int, size_px: int, reload_every: int, kill_every: int, hostile:
     reloads; RSS, fds and threads at start, middle and end. Exit 1 on a leak or counters
     that do not add up (RSS growth over 5% middle -> end, more fds or threads at the end),
     and with --hostile if the daemon stopped, took a NaN model or let stale connects pile up."""
-    from edge.soak import SoakConfig, run_soak
+    from edge.soak.run import SoakConfig, run_soak
 
     cfg = SoakConfig(frames, size_px, reload_every, kill_every, hostile=hostile)
     with click.progressbar(length=frames, label="soak", file=sys.stderr) as bar:

@@ -89,12 +89,12 @@ def _onnx_of(model: torch.nn.Module, folder: Path, x: np.ndarray) -> tuple[Path,
 
     fp32, int8 = folder / "peer.onnx", folder / "peer.int8.onnx"
     export_fp32(model.eval(), fp32, int(getattr(model, "stride_px", 8)))
-    relayout_file(fp32, fp32)
+    relayout_file(fp32, fp32, require_card=False)
     rng = np.random.default_rng(1)
     side = min(256, x.shape[-1])
     frames = [rng.standard_normal((1, side, side)).astype(np.float32) for _ in range(4)]
     quantize_int8(fp32, int8, frames, fp32_modules=())
-    relayout_file(int8, int8)
+    relayout_file(int8, int8, require_card=False)
     return fp32, int8
 
 

@@ -4,7 +4,3 @@
 - ``hostile``: the hostile neighbours of ``--hostile``: a sender of bad frames and
   malformed messages, NaN-model reloads, a Micro-Manager port that flaps
 """
-
-from edge.soak.run import SoakConfig, SoakResult, run_soak
-
-__all__ = ["SoakConfig", "SoakResult", "run_soak"]

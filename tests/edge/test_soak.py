@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.soak import SoakConfig, run_soak
+from edge.soak.run import SoakConfig, run_soak
 
 
 def test_a_short_soak_adds_up_with_reloads_and_a_crashing_subscriber() -> None:
