@@ -24,7 +24,7 @@ from edge.infer.preprocess import Normalization, crop, normalize, pad_to_multipl
 from edge.infer.stainer import Stainer
 from edge.net.client import Subscriber
 from edge.net.wire import TOPIC_FRAME, FrameMessage
-from edge.sources.simulated import SimulationConfig, simulate_pair
+from edge.sim.phantom import SimulationConfig, simulate_pair
 
 
 @dataclass(frozen=True, slots=True)

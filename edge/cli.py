@@ -23,7 +23,7 @@ from edge.errors import AgluError
 from edge.io.sinks import open_sink
 from edge.net.client import Subscriber
 from edge.net.control import request
-from edge.net.curve import CurveClientConfig, create_keypair
+from edge.net.security import CurveClientConfig, create_keypair
 from edge.notify import notifier_from_env
 from edge.view.printer import receive
 

@@ -24,9 +24,9 @@ from pydantic import (
 from edge.errors import ConfigError
 from edge.infer.model import SessionConfig, shipped_model_path
 from edge.net.control import ControlConfig
-from edge.net.curve import CurveServerConfig
 from edge.net.endpoints import IPC_MODE, check_endpoint, check_ipc_mode, is_local_endpoint
 from edge.net.publisher import PublisherConfig, check_publish_endpoint
+from edge.net.security import CurveServerConfig
 from edge.sources.ingest import IngestConfig, check_ingest_endpoint
 from edge.sources.replay import ReplaySourceConfig
 from edge.sources.simulated import SimulatedSourceConfig

@@ -18,11 +18,11 @@ from typing import Any
 
 from edge.config import EdgeConfig
 from edge.errors import AgluError, FrameError, ModelError
+from edge.frame_queue import LatestWinsQueue
 from edge.frames import Frame, StainedFrame
 from edge.infer.model import LoadedModel
 from edge.infer.serving import Active, check_planes, load_active, release_freed_memory
 from edge.infer.stainer import Stainer
-from edge.latest import LatestWinsQueue
 from edge.net.control import ControlServer
 from edge.net.messages import frame_message, model_info, status_document
 from edge.net.publisher import ZmqPublisher

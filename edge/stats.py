@@ -7,9 +7,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,18 @@ class Counters:
 
 
 logger = logging.getLogger(__name__)
+
+
+def pearson_r(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+    """Pearson r over all pixels of two same-shaped images (float64 accumulation); NaN when
+    either is constant or has fewer than two pixels. The one implementation: training's
+    metrics and the subscriber's r-vs-truth use it."""
+    x, y = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
+    if x.size < 2:
+        return float("nan")
+    x, y = x - x.mean(), y - y.mean()
+    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
+    return float((x * y).sum() / denom) if denom > 0 else float("nan")
 
 
 class InDistribution(Protocol):

@@ -23,7 +23,7 @@ import numpy as np
 from edge.errors import AgluError
 from edge.infer.model import SessionConfig, load_model
 from edge.infer.stainer import Stainer
-from edge.sources.simulated import SimulationConfig, simulate_pair
+from edge.sim.phantom import SimulationConfig, simulate_pair
 from export.onnx_graph import OPSET
 
 

@@ -141,10 +141,10 @@ def ship(
 def relayout(model: Path, out: Path, debug: bool) -> None:
     """Rewrite MODEL's graph for onnxruntime's CPU speed, keeping its weights and outputs.
 
-    Each rewrite (export.layout) is kept only where the outputs on probe frames move by at
+    Each rewrite (export.rewrites) is kept only where the outputs on probe frames move by at
     most 1e-5 of their range; aglu-export applies them to every export already.
     """
-    from export.layout import relayout_file
+    from export.rewrites import relayout_file
 
     setup_logging(debug)
     report = relayout_file(model, out)

@@ -1,5 +1,5 @@
 """An editable index over an ONNX graph: producers, consumers and initialisers by name,
-with the edits the layout rewrites need (export.layout)."""
+with the edits the layout rewrites need (export.rewrites)."""
 
 from __future__ import annotations
 

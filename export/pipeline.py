@@ -15,11 +15,11 @@ import torch
 from edge.errors import AgluError
 from edge.infer.card import CARD_FORMAT, CARD_VERSION, MODALITY_NAMES, ModelCard, NormalizationCard
 from edge.infer.preprocess import Normalization
-from export.layout import relayout_file
 from export.onnx_graph import INPUT_NAME, OUTPUT_NAMES, export_fp32, stamp_card
 from export.parity import Parity, check_stainer, measure
 from export.quantize import quantize_int8
 from export.receptive import measure_halo_px
+from export.rewrites import relayout_file
 from training.config import TrainConfig
 from training.data import Fields, build_fields
 from training.evaluate import true_instances
@@ -63,7 +63,7 @@ def _describe_data(cfg: TrainConfig) -> str:
     modality = MODALITY_NAMES[d.modality]
     if d.source == "simulated":
         return (
-            f"simulated paired QPI/DAPI (edge.sources.simulated): {d.train_fields} fields of "
+            f"simulated paired QPI/DAPI (edge.sim.phantom): {d.train_fields} fields of "
             f"{d.field_px} px, seed {d.seed}"
         )
     if d.source == "files":
@@ -202,7 +202,7 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
 
 
 def _relayout(path: Path) -> None:
-    """The speed rewrites that keep the graph's outputs (export.layout), in place."""
+    """The speed rewrites that keep the graph's outputs (export.rewrites), in place."""
     for r in relayout_file(path, path, require_card=False):
         if r.places:
             logger.info(

@@ -1,8 +1,8 @@
-"""Static QDQ int8 quantization (DESIGN.md): per-channel s8 weights, u8 activations,
+"""Static QDQ int8 quantization (docs/speed.md): per-channel s8 weights, u8 activations,
 MinMax calibration on frames from the training data.
 
 Kept fp32 (``FP32_MODULES``, matched by the conv's weight name): the first and last
-conv (DESIGN.md), and the convs at the latent boundaries. A quantized conv that
+conv (docs/speed.md), and the convs at the latent boundaries. A quantized conv that
 consumes a latent re-quantizes the 8-channel latent to u8, which costs most of
 the int8 error: measured on the shipped model (8 held-out 256 px fields), int8 vs
 fp32 Pearson r 0.9929 with first/last only, 0.9971 with the latent boundaries

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from edge.sources.simulated import SimulationConfig, simulate_pair
+from edge.sim.phantom import SimulationConfig, simulate_pair
 
 BASE = SimulationConfig(height_px=256, width_px=256, granules_per_cell=(5, 20))
 VIEWS = [

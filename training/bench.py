@@ -83,9 +83,9 @@ def _onnx_of(model: torch.nn.Module, folder: Path, x: np.ndarray) -> tuple[Path,
     """fp32 and int8 (static QDQ, MinMax on 4 random frames) ONNX files of ``model``,
     made by this repository's export (``aglu-export``'s graph, speed rewrites and
     quantisation)."""
-    from export.layout import relayout_file
     from export.onnx_graph import export_fp32
     from export.quantize import quantize_int8
+    from export.rewrites import relayout_file
 
     fp32, int8 = folder / "peer.onnx", folder / "peer.int8.onnx"
     export_fp32(model.eval(), fp32, int(getattr(model, "stride_px", 8)))

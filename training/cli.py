@@ -45,11 +45,15 @@ def fit(
     config: Path, out_dir: Path, overrides: tuple[str, ...], name: str | None, init: Path | None
 ) -> None:
     """Train from the TOML recipe CONFIG; checkpoint and resolved recipe go to OUT/NAME."""
+    from training import distributed
     from training.config import apply_overrides, load_train_config
     from training.train import fit as run_fit
 
     cfg = apply_overrides(load_train_config(config), overrides, name, init)
-    result = run_fit(cfg, out_dir / cfg.name)
+    try:
+        result = run_fit(cfg, out_dir / cfg.name)
+    finally:
+        distributed.teardown()  # torchrun: leave the process group cleanly
     click.echo(
         f"{'stage':<12}{'steps':>7}{'resumed at':>12}{'train loss':>12}{'val loss':>10}"
         f"{'val r':>8}{'kept step':>11}"

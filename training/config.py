@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edge.errors import ConfigError
 from edge.infer.card import Modality
-from edge.sources.simulated import SimulationConfig
+from edge.sim.phantom import SimulationConfig
 
 
 class _Section(BaseModel):

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.stats import pearson_r  # the one implementation (NaN for a constant image)
+
 Arr = npt.NDArray[Any]
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang, Simoncelli, Bovik 2003
 
@@ -23,16 +25,6 @@ def _f64(x: Arr) -> npt.NDArray[np.float64]:
 def _range(target: Arr, data_range: float | None) -> float:
     t = _f64(target)
     return float(t.max() - t.min()) or 1.0 if data_range is None else data_range
-
-
-def pearson_r(pred: Arr, target: Arr) -> float:
-    """Pearson correlation over all pixels (float64 accumulation)."""
-    p, t = _f64(pred).ravel(), _f64(target).ravel()
-    if p.size < 2:
-        return float("nan")  # e.g. no nucleus to correlate
-    p, t = p - p.mean(), t - t.mean()
-    denom = np.sqrt((p * p).sum() * (t * t).sum())
-    return float((p * t).sum() / denom) if denom > 0 else float("nan")
 
 
 def mse(pred: Arr, target: Arr) -> float:

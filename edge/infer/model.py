@@ -21,7 +21,7 @@ SUFFIXES = {"int8": ".int8.onnx", "fp32": ".onnx"}
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
-    """How onnxruntime runs the model (DESIGN.md speed facts)."""
+    """How onnxruntime runs the model (docs/speed.md: settings chosen by measurement)."""
 
     providers: tuple[str, ...] = ("CPUExecutionProvider",)
     intra_op_threads: int = 0  # 0: one per core

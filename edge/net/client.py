@@ -9,7 +9,7 @@ from __future__ import annotations
 import zmq
 
 from edge.net.closing import Closing
-from edge.net.curve import CurveClientConfig
+from edge.net.security import CurveClientConfig
 from edge.net.wire import TOPIC_FRAME, TOPIC_STATUS, FrameMessage, StatusMessage, decode
 
 

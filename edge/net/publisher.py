@@ -3,7 +3,7 @@
 A PUB socket drops messages for a subscriber whose queue reached ``send_hwm``,
 so a slow or dead subscriber can never stall the daemon. Loopback and ipc
 binds are open to local processes; any other bind must use CURVE
-(``edge.net.curve``), so frames never leave the PC unencrypted or to strangers.
+(``edge.net.security``), so frames never leave the PC unencrypted or to strangers.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import zmq
 
 from edge.errors import ConfigError
-from edge.net.curve import CurveServer, CurveServerConfig
 from edge.net.endpoints import bind_socket, check_endpoint, is_local_endpoint
+from edge.net.security import CurveServer, CurveServerConfig
 from edge.net.wire import Part
 
 logger = logging.getLogger(__name__)

@@ -25,8 +25,8 @@ import numpy.typing as npt
 import zmq
 
 from edge.errors import ConfigError, WireError
+from edge.frame_queue import LatestWinsQueue
 from edge.frames import Frame, pixel_size_or_none
-from edge.latest import LatestWinsQueue
 from edge.net.endpoints import IPC_MODE, bind_socket, check_endpoint, is_local_endpoint
 from edge.net.wire import FrameMessage, decode, encode_frame
 from edge.stats import RateLimitedLog

@@ -15,21 +15,13 @@ import numpy as np
 
 from edge.io.readers import Coords, PlaneReader, open_reader
 from edge.net.wire import FrameMessage
+from edge.stats import pearson_r
 
 CHANNEL_AXES = frozenset({"C", "c", "channel"})
 
 
 def _key(coords: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in coords.items() if k not in CHANNEL_AXES))
-
-
-def pearson_r(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> float | None:
-    """Pearson r of two same-shaped images; None when either is constant."""
-    x = np.asarray(a, np.float64).ravel()
-    y = np.asarray(b, np.float64).ravel()
-    x, y = x - x.mean(), y - y.mean()
-    denom = float(np.sqrt((x * x).sum() * (y * y).sum()))
-    return float((x * y).sum() / denom) if denom > 0 else None
 
 
 class Truth:
@@ -57,7 +49,9 @@ class Truth:
         if pred is None or pred.shape != truth.shape:
             return None, f"r vs truth: shapes differ ({None if pred is None else pred.shape})"
         r = pearson_r(pred, truth)
-        return r, "r vs truth: constant image" if r is None else f"r vs truth {r:.3f}"
+        if not np.isfinite(r):
+            return None, "r vs truth: constant image"
+        return r, f"r vs truth {r:.3f}"
 
     def close(self) -> None:
         self._reader.close()

@@ -20,10 +20,10 @@ from typing import Any
 import numpy.typing as npt
 
 from edge.errors import AgluError, WireError
+from edge.frame_queue import LatestWinsQueue
 from edge.frames import pixel_size_or_none
-from edge.latest import LatestWinsQueue
 from edge.net.client import Subscriber
-from edge.net.curve import CurveClientConfig
+from edge.net.security import CurveClientConfig
 from edge.net.wire import TOPIC_FRAME, FrameMessage
 from edge.view.printer import quality_label
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge.sources.simulated import SimulationConfig, simulate_pair
+from edge.sim.phantom import SimulationConfig, simulate_pair
 from training.datasets.base import DataError, ImagePair, make_pair
 
 

@@ -1,4 +1,4 @@
-"""Building blocks chosen for int8 CPU speed (DESIGN.md): BatchNorm+ReLU, PixelShuffle."""
+"""Building blocks chosen for int8 CPU speed (docs/speed.md): BatchNorm+ReLU, PixelShuffle."""
 
 from __future__ import annotations
 

@@ -10,8 +10,9 @@ import tifffile
 
 from edge.errors import ConfigError
 from edge.net.wire import FrameMessage
+from edge.stats import pearson_r
 from edge.view.printer import frame_line, quality_label
-from edge.view.truth import Truth, pearson_r
+from edge.view.truth import Truth
 
 
 def _recording(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +53,14 @@ def test_a_truth_channel_that_is_not_there_is_one_named_error(tmp_path: Path) ->
         Truth(path, "dapi")
 
 
-def test_pearson_r_of_a_constant_image_is_none() -> None:
-    assert pearson_r(np.ones((4, 4)), np.arange(16.0).reshape(4, 4)) is None
+def test_pearson_r_of_a_constant_image_is_nan() -> None:
+    """One implementation for training and the subscriber (issue 26): NaN, never None."""
+    import math
+
+    from training.metrics import pearson_r as training_pearson_r
+
+    assert training_pearson_r is pearson_r
+    assert math.isnan(pearson_r(np.ones((4, 4)), np.arange(16.0).reshape(4, 4)))
 
 
 def test_quality_label_and_frame_line() -> None:

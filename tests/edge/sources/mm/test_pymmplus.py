@@ -12,8 +12,8 @@ import pytest
 from edge.daemon import Daemon
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
+from edge.sim.phantom import SimulationConfig, simulate_pair
 from edge.sources.mm.pymmplus import PymmcorePlusSource
-from edge.sources.simulated import SimulationConfig, simulate_pair
 from tests.edge.helpers import local_config
 
 unicore = pytest.importorskip(

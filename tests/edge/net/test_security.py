@@ -14,7 +14,7 @@ import pytest
 from edge.daemon import Daemon
 from edge.errors import ConfigError
 from edge.net.client import Subscriber
-from edge.net.curve import CurveClientConfig, create_keypair
+from edge.net.security import CurveClientConfig, create_keypair
 from edge.net.wire import FrameMessage, StatusMessage
 from tests.edge.helpers import local_config
 

@@ -1,6 +1,6 @@
 import threading
 
-from edge.latest import LatestWinsQueue
+from edge.frame_queue import LatestWinsQueue
 
 
 def test_full_queue_drops_oldest_and_counts() -> None:

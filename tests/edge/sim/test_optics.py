@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edge.sources.optics import (
+from edge.sim.optics import (
     OpticsConfig,
     camera,
     phase_contrast_intensity,
@@ -16,7 +16,7 @@ from edge.sources.optics import (
     render,
     specimen_field,
 )
-from edge.sources.simulated import SimulationConfig, simulate_pair
+from edge.sim.phantom import SimulationConfig, simulate_pair
 
 PX = 0.65
 

@@ -1,4 +1,4 @@
-"""Speed rewrites of exported graphs (export.layout): real exports, real onnxruntime."""
+"""Speed rewrites of exported graphs (export.rewrites): real exports, real onnxruntime."""
 
 import subprocess
 import sys
@@ -9,9 +9,9 @@ import onnx
 import pytest
 
 from edge.infer.model import SessionConfig, load_model, shipped_models
-from export import layout
-from export.layout import UNSHUFFLE_PERM, apply, check_same, probe_frames, relayout_file
+from export import rewrites
 from export.onnx_graph import export_fp32
+from export.rewrites import UNSHUFFLE_PERM, apply, check_same, probe_frames, relayout_file
 from training.train import load_checkpoint
 
 
@@ -65,10 +65,10 @@ def test_relayout_of_a_plain_export_is_exact_on_non_square_frames(
 def test_a_rewrite_that_moves_the_outputs_is_dropped(
     raw_fp32: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(layout, "TOLERANCE", -1.0)  # any change at all is too much
+    monkeypatch.setattr(rewrites, "TOLERANCE", -1.0)  # any change at all is too much
     model = onnx.load(str(raw_fp32))
     before = model.SerializeToString()
-    report = layout.relayout(model, probe_frames(1))
+    report = rewrites.relayout(model, probe_frames(1))
     assert [r.places > 0 for r in report] == [True, False, True]
     assert not any(r.kept for r in report)
     assert model.SerializeToString() == before

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from edge.sources.simulated import SimulationConfig, gaussian_blur, simulate_pair
+from edge.sim.phantom import SimulationConfig, gaussian_blur, simulate_pair
 
 
 def test_deterministic_from_seed() -> None:
