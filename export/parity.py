@@ -12,9 +12,10 @@ import torch
 
 from edge.infer.model import SessionConfig, load_model
 from edge.infer.stainer import Stainer
-from training.instances import match, relabel, segment_nuclei
-from training.metrics import pearson_r, psnr_db
-from training.predictors import onnx_predictor
+from training.data.segment import relabel, segment_nuclei
+from training.evaluate.metrics import pearson_r, psnr_db
+from training.evaluate.nuclei import match
+from training.evaluate.predictors import onnx_predictor
 
 F32 = npt.NDArray[np.float32]
 
@@ -42,7 +43,7 @@ def measure(
 ) -> Parity:
     """Frames are normalised, stride-multiple (planes, H, W); ``labels`` the true nuclei.
 
-    Recall is IoU >= 0.5 matched detection recall (``training.instances``); NaN when the
+    Recall is IoU >= 0.5 matched detection recall (``training.data.segment``); NaN when the
     frames hold no true nucleus (the recall gate then has nothing to compare).
     ``int8`` None: fp32-only export.
     """

@@ -21,9 +21,9 @@ from export.quantize import quantize_int8
 from export.receptive import measure_halo_px
 from export.rewrites import relayout_file
 from training.config import TrainConfig
-from training.data import Fields, build_fields
-from training.evaluate import true_instances
-from training.train import load_checkpoint
+from training.data.fields import Fields, build_fields
+from training.evaluate.score import true_instances
+from training.models.build import load_checkpoint
 
 logger = logging.getLogger(__name__)
 

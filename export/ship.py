@@ -37,9 +37,9 @@ from edge.infer.quality import (
 from edge.infer.stainer import Stainer
 from export.onnx_graph import stamp_card
 from training.config import TrainConfig, load_train_config, parse_train_config
-from training.data import SEED_OFFSETS, Split, column_slice, load_real_pairs, split_pairs
-from training.datasets.base import ImagePair
-from training.datasets.load import simulated_pairs
+from training.data.fields import SEED_OFFSETS, Split, column_slice, load_real_pairs, split_pairs
+from training.data.readers.base import ImagePair
+from training.data.readers.load import simulated_pairs
 
 F32 = npt.NDArray[np.float32]
 LEVELS = (0.5, 0.9, 0.95)

@@ -18,7 +18,7 @@ TINY_RECIPE = {
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from training.config import parse_train_config
-    from training.train import fit
+    from training.fit.train import fit
 
     cfg = parse_train_config(TINY_RECIPE, "tiny recipe")
     return fit(cfg, tmp_path_factory.mktemp("run"), progress=False).checkpoint
@@ -97,7 +97,7 @@ def tiny_stack_checkpoint(
 ) -> Path:
     """A real 3-plane phase-contrast model (AGLU with skips, one schedule)."""
     from training.config import load_train_config
-    from training.train import fit
+    from training.fit.train import fit
 
     cfg = load_train_config(tiny_stack_recipe)
     return fit(cfg, tmp_path_factory.mktemp("run-stack"), progress=False).checkpoint

@@ -24,7 +24,7 @@ from onnxruntime.quantization import CalibrationMethod
 
 from export.pipeline import frames_of, load_checkpoint
 from export.quantize import FP32_MODULES, quantize_int8
-from training.data import build_fields
+from training.data.fields import build_fields
 
 SIDE_PX = 512
 GROUPS = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -45,9 +44,9 @@ def fit(
     config: Path, out_dir: Path, overrides: tuple[str, ...], name: str | None, init: Path | None
 ) -> None:
     """Train from the TOML recipe CONFIG; checkpoint and resolved recipe go to OUT/NAME."""
-    from training import distributed
     from training.config import apply_overrides, load_train_config
-    from training.train import fit as run_fit
+    from training.fit import distributed
+    from training.fit.train import fit as run_fit
 
     cfg = apply_overrides(load_train_config(config), overrides, name, init)
     try:
@@ -103,10 +102,10 @@ def evaluate(
     data uses the recipe's test split. Prints the summary; all metrics go to JSON.
     """
     from training.config import load_train_config
-    from training.evaluate import score, test_fields
-    from training.predictors import default_recipe_path, onnx_predictor, torch_predictor
-    from training.progress import progress
-    from training.report import SUMMARY, write_report
+    from training.evaluate.predictors import default_recipe_path, onnx_predictor, torch_predictor
+    from training.evaluate.report import SUMMARY, write_report
+    from training.evaluate.score import score, test_fields
+    from training.fit.progress import progress
 
     predictors, data_cfg = {}, load_train_config(recipe) if recipe else None
     for path in model_paths:
@@ -169,9 +168,9 @@ def compare(spec_path: Path, report_dir: Path | None) -> None:
     SPEC is a TOML file: title, recipe (its test split), [[rows]] (label, models, kind,
     note, recipe), [compare] challenger, draws, tile_px. See docs/evaluation/*/compare.toml.
     """
-    from training import compare as cmp
+    from training.crossval import compare as cmp
     from training.crossval.report import write_report
-    from training.progress import progress
+    from training.fit.progress import progress
 
     spec = cmp.load_spec(spec_path)
     total_models = sum(len(r.models) for r in spec.rows) + 1
@@ -257,7 +256,7 @@ def crossval(
     """
     from training.config import apply_overrides, load_train_config
     from training.crossval import runs
-    from training.progress import progress
+    from training.fit.progress import progress
 
     cfgs = [apply_overrides(load_train_config(r), overrides) for r in recipes]
     names = [c.name for c in cfgs]
@@ -303,62 +302,6 @@ def _int_list(text: str, option: str) -> list[int]:
     if not values or any(v < 0 for v in values):
         raise ConfigError(option, f"expected non-negative integers, got {text!r}")
     return values
-
-
-@main.command()
-@click.option(
-    "--sizes", default="1024", show_default=True, help="Square frame sides in px, e.g. 1024,2048."
-)
-@click.option("--repeats", default=5, show_default=True)
-@click.option(
-    "--peers",
-    is_flag=True,
-    help="Also the full-resolution fnet-style U-Net (torch, ORT fp32, ORT int8), parameter "
-    "counts and peak RSS (issue 16's peer table).",
-)
-@click.option("--json-out", type=click.Path(path_type=Path), default=None)
-def bench(sizes: str, repeats: int, peers: bool, json_out: Path | None) -> None:
-    """Per-frame cost: AGLU (int8/fp32 ORT, torch) vs the U-Net and DDPM baselines."""
-    import torch
-
-    from training.bench import ddpm_sum_check, peers_table, speed_table
-    from training.config import load_train_config
-    from training.predictors import default_recipe_path
-
-    recipe = load_train_config(default_recipe_path())
-    tables = {}
-    for size_px in (int(v) for v in sizes.split(",")):
-        rows = (peers_table if peers else speed_table)(recipe, size_px, repeats)
-        tables[size_px] = rows
-        base = rows[0].median_s
-        click.echo(
-            f"{size_px}x{size_px} px, {torch.get_num_threads()} threads, median of {repeats}"
-        )
-        click.echo(
-            f"{'model':<24}{'runtime':<14}{'s/frame':>10}{'x AGLU int8':>13}{'params':>11}"
-            f"{'peak RSS MB':>13}"
-        )
-        for r in rows:
-            n = f"{r.params / 1e6:.2f} M" if r.params else "-"
-            click.echo(
-                f"{r.name:<24}{r.runtime:<14}{r.median_s:>10.3f}{r.median_s / base:>13.1f}"
-                f"{n:>11}{r.peak_rss_mb:>13.0f}"
-            )
-    full, summed = ddpm_sum_check()
-    click.echo(
-        f"DDPM check at 128 px: full 50-step sample {full:.3f} s vs 50 x one step {summed:.3f} s"
-    )
-    if json_out is not None:
-        json_out.write_text(
-            json.dumps(
-                {
-                    "repeats": repeats,
-                    "tables": {str(k): [asdict(r) for r in v] for k, v in tables.items()},
-                    "ddpm_check_128px_s": {"full": full, "sum_of_steps": summed},
-                },
-                indent=2,
-            )
-        )
 
 
 if __name__ == "__main__":

@@ -134,7 +134,7 @@ class ModelSection(_Section):
 
 
 class LossSection(_Section):
-    # mse: plain, unweighted (CARE/fnet); recall_*: weighted toward nuclei (training.loss)
+    # mse: plain, unweighted (CARE/fnet); recall_*: weighted toward nuclei (training.fit.loss)
     pixel: Literal["recall_l1", "recall_mse", "mse"] = "recall_l1"
     nucleus_weight: float = Field(20.0, ge=1.0, description="W: pixel weight inside nuclei")
     per_nucleus: bool = Field(

@@ -77,7 +77,7 @@ def default_model_path(precision: str) -> Path:
     return shipped_model_path(DEFAULT_MODEL_NAME, precision)
 
 
-def _session_options(cfg: SessionConfig) -> Any:
+def session_options(cfg: SessionConfig) -> Any:
     import onnxruntime as ort
 
     levels = {
@@ -126,7 +126,7 @@ def load_model(path: str | Path, cfg: SessionConfig) -> LoadedModel:
     check_providers(cfg.providers)
     try:
         session = ort.InferenceSession(
-            data, sess_options=_session_options(cfg), providers=list(cfg.providers)
+            data, sess_options=session_options(cfg), providers=list(cfg.providers)
         )
     except Exception as exc:  # onnxruntime raises its own untyped errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -11,7 +11,7 @@ import torch
 from edge.infer.model import SessionConfig, load_model
 from edge.infer.stainer import Stainer
 from export.pipeline import ExportOptions, ParityGateError, _gate, weights_sha256
-from training.train import load_checkpoint
+from training.models.build import load_checkpoint
 
 
 def test_fp32_and_int8_load_in_the_edge_with_cards(tiny_export, tiny_checkpoint: Path) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,7 @@ from edge.infer.model import SessionConfig, load_model, shipped_models
 from export import rewrites
 from export.onnx_graph import export_fp32
 from export.rewrites import UNSHUFFLE_PERM, apply, check_same, probe_frames, relayout_file
-from training.train import load_checkpoint
+from training.models.build import load_checkpoint
 
 
 def _ops(path: Path) -> list[str]:

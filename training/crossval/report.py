@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from edge.infer.card import MODALITY_NAMES
-from training import plots
 from training.crossval import hierarchy as h
 from training.crossval.folds import FIXED
 from training.crossval.study import FLOOR, Study
+from training.evaluate import plots
 
 HEADLINE = (
     ("pearson_r", "mean per-experiment r"),

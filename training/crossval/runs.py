@@ -4,7 +4,7 @@ A fold's recipe is the study's recipe with the fold's experiments named
 (``data.test_groups``, ``data.val_groups``, ``data.train_groups``) and the seed
 set (``optim.seed``); its run goes to ``OUT/runs/NAME-foldK-sS/``. A finished run
 (its checkpoint exists) is never trained again; an interrupted one resumes from its
-stage checkpoint (``training.train.fit``).
+stage checkpoint (``training.fit.train.fit``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from edge.errors import ConfigError
 from training.config import TrainConfig, parse_train_config
 from training.crossval.folds import FIXED, Fold, fixed_fold, plan_folds
-from training.data import experiment_of, load_real_pairs
+from training.data.fields import experiment_of, load_real_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def checkpoint_path(out_dir: Path, cfg: TrainConfig, fold: Fold, seed: int) -> P
 
 def train(cfg: TrainConfig, fold: Fold, seed: int, out_dir: Path, progress: bool = True) -> Path:
     """Train (or resume) one fold and seed; a finished run is returned as it is."""
-    from training.train import fit
+    from training.fit.train import fit
 
     ckpt = checkpoint_path(out_dir, cfg, fold, seed)
     if ckpt.is_file():

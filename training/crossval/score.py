@@ -8,7 +8,7 @@ detection counts, faint-quartile counts and the pixel sums of the pooled r
 
 Detection truth: the dataset's own nucleus masks where it has them (e.g. the
 aiSEGcell authors' masks), else the target segmented by the per-nucleus half
-maximum with the recipe's haze floor (``training.instances``). The prediction is
+maximum with the recipe's haze floor (``training.data.segment``). The prediction is
 always segmented by the half-maximum rule at the target's nucleus scale; a match
 is IoU >= 0.5, one to one. The faint quartile is the quarter of an experiment's
 true nuclei with the lowest mean target intensity.
@@ -23,10 +23,11 @@ import numpy as np
 import numpy.typing as npt
 
 from training.crossval.hierarchy import STATS
-from training.data import Fields
-from training.evaluate import scale_of, segment_target
-from training.instances import Labels, match, relabel, segment_nuclei
-from training.metrics import haze_share, pearson_r, ssim
+from training.data.fields import Fields
+from training.data.segment import Labels, relabel, segment_nuclei
+from training.evaluate.metrics import haze_share, pearson_r, ssim
+from training.evaluate.nuclei import match, means_in
+from training.evaluate.score import scale_of, segment_target
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -73,12 +74,6 @@ def _name(origin: str) -> str:
     return origin.split("[")[0].split("/")[-1].split(" + ")[0]
 
 
-def _means(image: npt.NDArray[np.float32], labels: Labels) -> F64:
-    n = int(labels.max())
-    sums = np.bincount(labels.ravel(), np.asarray(image, np.float64).ravel(), minlength=n + 1)
-    return np.asarray(sums[1:] / np.maximum(np.bincount(labels.ravel(), minlength=n + 1)[1:], 1))
-
-
 def fold_truth(fields: Fields, fold: int, floor: float, tile_px: int | None) -> FoldTruth:
     """The units and true nuclei of one fold's test fields. Tiles only where the fold
     tests a single field (one image split by columns)."""
@@ -101,7 +96,7 @@ def fold_truth(fields: Fields, fold: int, floor: float, tile_px: int | None) -> 
                 )
     faint: dict[str, list[F64]] = {}
     for u, lab in zip(units, true, strict=True):
-        faint.setdefault(u.experiment, []).append(_means(fields.dapi[u.field][u.window], lab))
+        faint.setdefault(u.experiment, []).append(means_in(fields.dapi[u.field][u.window], lab))
     thresholds = {
         e: float(np.quantile(np.concatenate(v), 0.25)) if sum(len(x) for x in v) else -np.inf
         for e, v in faint.items()
@@ -119,7 +114,7 @@ def unit_stats(pred: F32, truth: FoldTruth, k: int) -> F64:
     true = truth.true[k]
     found = segment_nuclei(p, "halfmax", truth.floor, scale_of(truth.fields, u.field))
     m = match(true, found)
-    faint = _means(t, true) <= truth.faint[u.experiment]
+    faint = means_in(t, true) <= truth.faint[u.experiment]
     p64, t64 = p.astype(np.float64), t.astype(np.float64)
     values = {
         "pearson_r": pearson_r(p, t),

@@ -22,8 +22,8 @@ from training.config import TrainConfig
 from training.crossval import runs
 from training.crossval.folds import Fold
 from training.crossval.score import FoldTruth, Unit, fold_stats, fold_truth
-from training.data import Fields, build_fields
-from training.floors import fit_floors
+from training.data.fields import Fields, build_fields
+from training.evaluate.floors import fit_floors
 
 logger = logging.getLogger(__name__)
 F32 = npt.NDArray[np.float32]
@@ -154,8 +154,8 @@ def run_study(
     cfgs: list[TrainConfig], folds: list[Fold], seeds: list[int], out_dir: Path, tile_px: int
 ) -> Study:
     """Score every recipe's runs of every fold and seed, and both floors."""
-    from training.predictors import torch_predictor
-    from training.progress import progress
+    from training.evaluate.predictors import torch_predictor
+    from training.fit.progress import progress
 
     b = Builder(list(folds))
     missing: list[str] = []

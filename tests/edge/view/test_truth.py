@@ -57,7 +57,7 @@ def test_pearson_r_of_a_constant_image_is_nan() -> None:
     """One implementation for training and the subscriber (issue 26): NaN, never None."""
     import math
 
-    from training.metrics import pearson_r as training_pearson_r
+    from training.evaluate.metrics import pearson_r as training_pearson_r
 
     assert training_pearson_r is pearson_r
     assert math.isnan(pearson_r(np.ones((4, 4)), np.arange(16.0).reshape(4, 4)))
