@@ -24,6 +24,7 @@ from edge.infer.model import LoadedModel
 from edge.infer.serving import Active, check_planes, load_active, release_freed_memory
 from edge.infer.stainer import Stainer
 from edge.net.control import ControlServer
+from edge.net.headers import StatusFields
 from edge.net.messages import frame_message, model_info, status_document
 from edge.net.publisher import ZmqPublisher
 from edge.net.wire import encode_status
@@ -267,7 +268,7 @@ class Daemon:
         self._threads[1].join(timeout_s)
         return not self._threads[1].is_alive()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> StatusFields:
         """The status document (status topic and control socket)."""
         snap = self.counters.snapshot()
         stats = getattr(self.source, "stats", None)
@@ -285,7 +286,7 @@ class Daemon:
     def _on_control(self, command: str) -> dict[str, Any]:
         if command == "ping":
             return {"state": self.state.value, "t_ns": time.time_ns()}
-        return self.status()
+        return dict(self.status())
 
     def _source_loop(self) -> None:
         try:

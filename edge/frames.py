@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.net.headers import QualityBlock
+
 
 def pixel_size_or_none(value: object) -> float | None:
     """A usable pixel size in µm (a finite number > 0), else None: unknown."""
@@ -46,4 +48,4 @@ class StainedFrame:
     outputs: dict[str, npt.NDArray[np.float32]]
     t_received_ns: int
     t_inferred_ns: int
-    quality: dict[str, Any] | None = None  # the header's quality block (edge.infer.quality)
+    quality: QualityBlock | None = None  # the header's quality block (edge.infer.quality)

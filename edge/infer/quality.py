@@ -33,6 +33,7 @@ import numpy.typing as npt
 
 from edge.infer.card import ModelCard
 from edge.infer.preprocess import Normalization, normalize
+from edge.net.headers import QualityBlock
 
 HIST_BINS = 10
 BANDS_PX = (1, 2, 4, 8, 16)
@@ -173,7 +174,7 @@ class Quality:
     unusual: str  # the statistic farthest from training
     in_distribution: bool
 
-    def header(self) -> dict[str, Any]:
+    def header(self) -> QualityBlock:
         return {
             "sigma_mean": round(self.sigma_mean, 6),
             "sigma_high_fraction": round(self.sigma_high_fraction, 6),

@@ -10,11 +10,12 @@ import numpy.typing as npt
 
 from edge.frames import StainedFrame
 from edge.infer.model import LoadedModel
+from edge.net.headers import FrameFields, ModelInfo, StatusFields
 from edge.net.wire import Part, encode_frame
 from edge.stats import Snapshot
 
 
-def model_info(model: LoadedModel) -> dict[str, str]:
+def model_info(model: LoadedModel) -> ModelInfo:
     return {
         "name": model.card.name,
         "version": model.card.model_version,
@@ -54,19 +55,16 @@ def frame_message(
 ) -> list[Part]:
     f = sf.frame
     arrays: dict[str, npt.NDArray[Any]] = {}
-    extra: dict[str, Any] = {}
     if publish_input:
         # A (Z, Y, X) stack travels as its middle plane: every channel stays (Y, X).
         image = f.image if f.image.ndim == 2 else f.image[f.image.shape[0] // 2]
         arrays[model.card.input.name] = wire_array(image)
-        if f.image.ndim == 3:
-            extra["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
     quantised: dict[str, tuple[float, float]] = {}
     for name, out in sf.outputs.items():
         arrays[name], q = encode_output(out, encoding)
         if q is not None:
             quantised[name] = q
-    header = {
+    header: FrameFields = {
         "frame_index": f.index,
         "axes": f.axes,
         "metadata": f.metadata,
@@ -81,20 +79,21 @@ def frame_message(
             "inferred": sf.t_inferred_ns,
             "published": time.time_ns(),
         },
-        **extra,
     }
+    if publish_input and f.image.ndim == 3:
+        header["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
     return encode_frame(header, arrays, quantised)
 
 
 def status_document(
     state: str,
     snap: Snapshot,
-    model: dict[str, str],
+    model: ModelInfo,
     endpoint: str,
     reloads: dict[str, int],
     source: dict[str, Any],
     quality: dict[str, int] | None = None,
-) -> dict[str, Any]:
+) -> StatusFields:
     """The status fields (``status`` topic and the control socket's answer)."""
     return {
         "state": state,

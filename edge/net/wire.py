@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.errors import WireError
+from edge.net.headers import ChannelEntry, FrameFields, FrameHeader, StatusFields, StatusHeader
 
 FRAME_FORMAT = "aglu-frame"
 STATUS_FORMAT = "aglu-status"
@@ -43,17 +44,17 @@ Part = bytes | memoryview | npt.NDArray[Any]
 
 @dataclass(frozen=True, slots=True)
 class FrameMessage:
-    header: dict[str, Any]
+    header: FrameHeader
     arrays: dict[str, npt.NDArray[Any]]
 
 
 @dataclass(frozen=True, slots=True)
 class StatusMessage:
-    header: dict[str, Any]
+    header: StatusHeader
 
 
 def encode_frame(
-    header: dict[str, Any],
+    header: FrameFields,
     arrays: dict[str, npt.NDArray[Any]],
     quantised: dict[str, tuple[float, float]] | None = None,
 ) -> list[Part]:
@@ -69,16 +70,21 @@ def encode_frame(
             raise WireError(f"channel {name!r}: unsupported dtype {arr.dtype}")
         if not arr.flags.c_contiguous:
             raise WireError(f"channel {name!r}: array is not C-contiguous")
-        entry: dict[str, Any] = {"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape)}
+        entry: ChannelEntry = {"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape)}
         if quantised and name in quantised:
             entry["scale"], entry["offset"] = quantised[name]
         channels.append(entry)
-    full = {"format": FRAME_FORMAT, "version": VERSION, **header, "channels": channels}
+    full: FrameHeader = {
+        **header,
+        "format": FRAME_FORMAT,
+        "version": VERSION,
+        "channels": channels,
+    }
     return [TOPIC_FRAME, json.dumps(full).encode(), *arrays.values()]
 
 
-def encode_status(header: dict[str, Any]) -> list[Part]:
-    full = {"format": STATUS_FORMAT, "version": VERSION, **header}
+def encode_status(header: StatusFields) -> list[Part]:
+    full: StatusHeader = {**header, "format": STATUS_FORMAT, "version": VERSION}
     return [TOPIC_STATUS, json.dumps(full).encode()]
 
 
@@ -138,7 +144,7 @@ def decode(parts: list[bytes]) -> FrameMessage | StatusMessage:
     if topic == TOPIC_STATUS:
         if len(parts) != 2:
             raise WireError(f"status message has {len(parts)} parts, expected 2")
-        return StatusMessage(_header(parts[1], STATUS_FORMAT))
+        return StatusMessage(cast(StatusHeader, _header(parts[1], STATUS_FORMAT)))
     if topic != TOPIC_FRAME:
         raise WireError(f"unknown topic {topic[:32]!r}")
     header = _header(parts[1], FRAME_FORMAT)
@@ -153,4 +159,4 @@ def decode(parts: list[bytes]) -> FrameMessage | StatusMessage:
         if name in arrays:
             raise WireError(f"channel {name!r} appears twice")
         arrays[name] = arr
-    return FrameMessage(header, arrays)
+    return FrameMessage(cast(FrameHeader, header), arrays)

@@ -28,6 +28,7 @@ from edge.errors import ConfigError, WireError
 from edge.frame_queue import LatestWinsQueue
 from edge.frames import Frame, pixel_size_or_none
 from edge.net.endpoints import IPC_MODE, bind_socket, check_endpoint, is_local_endpoint
+from edge.net.headers import FrameFields
 from edge.net.wire import FrameMessage, decode, encode_frame
 from edge.stats import RateLimitedLog
 
@@ -77,7 +78,7 @@ def json_safe(value: Any) -> Any:
 
 
 def frame_to_parts(frame: Frame) -> list[Any]:
-    header = {
+    header: FrameFields = {
         "frame_index": frame.index,
         "axes": json_safe(frame.axes),
         "metadata": json_safe(frame.metadata),

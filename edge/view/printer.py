@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from edge.errors import WireError
 from edge.io.sinks import FrameSink, SinkError
 from edge.net.client import Subscriber
+from edge.net.headers import FrameHeader
 from edge.net.wire import FrameMessage, StatusMessage
 
 ENDED_STATES = ("stopping", "stopped", "failed")
@@ -59,7 +59,7 @@ class ReceiveSummary:
         return out
 
 
-def quality_label(header: dict[str, Any]) -> str:
+def quality_label(header: FrameHeader) -> str:
     """The frame's quality block in a few words ("" when it has none)."""
     q = header.get("quality")
     if not isinstance(q, dict) or not isinstance(q.get("in_distribution"), bool):
