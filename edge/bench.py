@@ -135,7 +135,7 @@ def end_to_end_row(
         },
         "bench",
     )
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     daemon.overlap_quality = variant == "overlap"
     daemon.start()
     lat: list[float] = []
@@ -218,7 +218,7 @@ def idle_cpu_percent(allow_spinning: bool, seconds: float = 6.0, fps: float = 1.
         },
         "bench",
     )
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     daemon.start()
     try:
         time.sleep(1.5)  # past warm-up and the first frames

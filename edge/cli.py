@@ -69,7 +69,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 def _run_daemon(cfg: EdgeConfig, config_path: Path | None) -> Daemon:
     """Serve until SIGTERM/SIGINT or the source ends; SIGHUP re-reads ``config_path``."""
-    daemon = Daemon(cfg, notifier=notifier_from_env(os.environ))
+    daemon = Daemon.for_config(cfg, notifier_from_env(os.environ))
     stop, reload_requested = threading.Event(), threading.Event()
 
     def _on_stop(signum: int, _frame: FrameType | None) -> None:
@@ -257,7 +257,7 @@ def models() -> None:
 def check(config_path: Path | None) -> None:
     """Validate a config and load + warm up its model, without binding anything."""
     cfg = load_config(config_path)
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     active = daemon.check()
     click.echo(
         f"ok: {config_path or 'embedded default'}: source {cfg.source.kind}, model "

@@ -7,19 +7,10 @@ the simulated microscope and the shipped int8 model on 127.0.0.1.
 from __future__ import annotations
 
 import logging
-import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
 from edge.errors import ConfigError
 from edge.infer.model import SessionConfig, shipped_model_path
@@ -27,77 +18,19 @@ from edge.net.control import ControlConfig
 from edge.net.endpoints import IPC_MODE, check_endpoint, check_ipc_mode, is_local_endpoint
 from edge.net.publisher import PublisherConfig, check_publish_endpoint
 from edge.net.security import CurveServerConfig
-from edge.sources.ingest import IngestConfig, check_ingest_endpoint
-from edge.sources.replay import ReplaySourceConfig
-from edge.sources.simulated import SimulatedSourceConfig
-from edge.sources.watch import WatchSourceConfig
+from edge.settings import Section as _Section
+from edge.settings import read_toml, validate
+from edge.sources import SOURCE_MODULES, SourceSection, section_types
 
 logger = logging.getLogger(__name__)
 
-
-class _Section(BaseModel):
-    # inf/nan are never a setting (status_interval_s = inf would silence the status)
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: object, info: ValidationInfo) -> object:
-        """``""`` for an optional field (a path, a channel, a size) means "not set"."""
-        field = cls.model_fields[info.field_name] if info.field_name else None
-        if value == "" and field is not None and field.default is None:
-            return None
-        return value
-
-
-class SourceSection(_Section):
-    kind: Literal["simulated", "replay", "watch", "ingest", "mm-sidecar"] = "simulated"
-    endpoint: str = "tcp://127.0.0.1:5557"  # ingest: where pycromanager hooks push frames
-    ipc_mode: int = IPC_MODE  # ingest on ipc://: who may push frames (0o600 owner, 0o660 group)
-    mm_port: int = Field(4827, ge=1, le=65535)  # mm-sidecar: the pycro-manager server port
-    path: Path | None = None  # replay: a TIFF / OME-TIFF / OME-Zarr / NDTiff; watch: a folder
-    channel: str | None = None  # replay/watch: the channel of multi-channel files, by name
-    loop: bool = False  # replay: start again at the end
-    pattern: str = Field("*.tif*", min_length=1)  # watch: which new entries to take
-    poll_s: float = Field(0.5, gt=0, le=60)  # watch
-    include_existing: bool = False  # watch: also stream what is there at start
-    pixel_size_um: float | None = Field(None, gt=0)  # replay/watch: travels in the header
-    height_px: int = Field(512, ge=8, le=16384)
-    width_px: int = Field(512, ge=8, le=16384)
-    fps: float = Field(5.0, gt=0, le=1000)
-    seed: int = Field(0, ge=0, le=2**32 - 1)
-    max_frames: int = Field(0, ge=0, le=2**62)
-
-    @model_validator(mode="after")
-    def _files_need_path(self) -> SourceSection:
-        if self.kind in ("replay", "watch") and self.path is None:
-            raise ValueError(f"kind {self.kind!r} needs source.path")
-        return self
-
-    def replay(self) -> ReplaySourceConfig:
-        assert self.path is not None  # validated
-        return ReplaySourceConfig(
-            self.path, self.fps, self.loop, self.max_frames, self.pixel_size_um, self.channel
-        )
-
-    def watch(self) -> WatchSourceConfig:
-        assert self.path is not None  # validated
-        return WatchSourceConfig(
-            self.path,
-            self.pattern,
-            self.poll_s,
-            self.include_existing,
-            self.channel,
-            self.pixel_size_um,
-            self.max_frames,
-        )
-
-    def ingest(self) -> IngestConfig:
-        return IngestConfig(self.endpoint, ipc_mode=self.ipc_mode)
-
-    def simulated(self) -> SimulatedSourceConfig:
-        return SimulatedSourceConfig(
-            self.height_px, self.width_px, self.fps, self.seed, self.max_frames
-        )
+# [source] is the section of the kind it names; each source module owns its section
+# (edge.sources: SOURCE_MODULES). ``kind`` may be left out: "simulated".
+if TYPE_CHECKING:
+    AnySource = SourceSection
+else:
+    AnySource = Annotated[Union[section_types()], Field(discriminator="kind")]  # noqa: UP007
+SOURCE_KINDS = tuple(SOURCE_MODULES)
 
 
 class ModelSection(_Section):
@@ -182,13 +115,24 @@ RELOADABLE = ("model", "run")
 RELOADABLE_PUBLISH = ("status_interval_s", "publish_input", "encoding")
 
 
+def _default_source() -> SourceSection:
+    return section_types()[0].model_validate({})  # the simulated microscope
+
+
 class EdgeConfig(_Section):
-    source: SourceSection = SourceSection()
+    source: AnySource = Field(default_factory=_default_source)
     model: ModelSection = Field(default_factory=ModelSection)
     publish: PublishSection = PublishSection()
     queue: QueueSection = QueueSection()
     run: RunSection = RunSection()
     control: ControlSection = ControlSection()
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _simulated_by_default(cls, value: object) -> object:
+        if isinstance(value, dict) and "kind" not in value:
+            return {"kind": "simulated", **value}
+        return value
 
     def reloaded_with(self, new: EdgeConfig) -> EdgeConfig:
         """This config with what a reload applies taken from ``new`` (the rest is logged:
@@ -205,23 +149,10 @@ class EdgeConfig(_Section):
         return merged
 
 
-def parse_config(data: dict[str, object], origin: str = "config") -> EdgeConfig:
+def parse_config(data: dict[str, Any], origin: str = "config") -> EdgeConfig:
     """Validate a parsed TOML mapping; ConfigError names the first bad field."""
-    try:
-        cfg = EdgeConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        value = (
-            f" (got {err['input']!r})"
-            if "input" in err and not isinstance(err["input"], dict)
-            else ""
-        )
-        raise ConfigError(f"{origin}: field '{where}'", f"{err['msg']}{value}") from None
+    cfg = validate(EdgeConfig, data, origin, SOURCE_KINDS)
     check_publish_endpoint(cfg.publish.endpoint, cfg.publish.curve() is not None)
-    if cfg.source.kind == "ingest":
-        check_ingest_endpoint(cfg.source.endpoint)
-    check_ipc_mode(cfg.source.ipc_mode, "source.ipc_mode")
     check_ipc_mode(cfg.control.ipc_mode, "control.ipc_mode")
     if cfg.control.endpoint:
         check_endpoint(cfg.control.endpoint, "control.endpoint")
@@ -234,10 +165,4 @@ def load_config(path: Path | None) -> EdgeConfig:
     """Read and validate the TOML file at ``path`` (None: all defaults)."""
     if path is None:
         return EdgeConfig()
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"not valid TOML ({exc})") from None
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path), str(path))

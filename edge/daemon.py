@@ -9,7 +9,6 @@ while frames keep flowing; a bad new model leaves the old one serving.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
@@ -23,6 +22,7 @@ from edge.frames import Frame, StainedFrame
 from edge.infer.model import LoadedModel
 from edge.infer.serving import Active, check_planes, load_active, release_freed_memory
 from edge.infer.stainer import Stainer
+from edge.lifecycle import Outcome, Running, State, TooManyErrors
 from edge.net.control import ControlServer
 from edge.net.headers import StatusFields
 from edge.net.messages import frame_message, model_info, status_document
@@ -36,42 +36,18 @@ from edge.stats import Counters, DistributionWatch, RateLimitedLog
 logger = logging.getLogger(__name__)
 
 
-class State(enum.StrEnum):
-    STARTING = "starting"
-    READY = "ready"
-    RELOADING = "reloading"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-class TooManyErrors(AgluError):
-    """The model failed on ``run.max_consecutive_errors`` valid frames in a row."""
-
-
-class Outcome(enum.Enum):
-    """What became of one frame."""
-
-    PUBLISHED = "published"
-    REJECTED = "rejected"  # bad input: counted, never stops the daemon
-    FAILED = "failed"  # the model failed on a valid frame
-    DROPPED = "dropped"  # aborted by stop
-
-
-def _close_source(source: FrameSource) -> None:
-    close = getattr(source, "close", None)
-    if callable(close):
-        close()
-
-
 class Daemon:
+    """Serves ``source`` (built by the caller: ``Daemon.for_config`` builds the one the
+    config's ``[source]`` describes) with the config's model."""
+
     def __init__(
         self,
         cfg: EdgeConfig,
-        source: FrameSource | None = None,
+        source: FrameSource,
         notifier: Notifier | None = None,
     ) -> None:
         self.cfg = cfg
+        self.source = source
         self.state = State.STARTING
         self.counters = Counters()
         self.distribution = DistributionWatch()
@@ -79,19 +55,44 @@ class Daemon:
         # (onnxruntime's threads hold both; docs/speed.md), so off unless asked for.
         self.overlap_quality = False
         self.reloads = {"ok": 0, "failed": 0}
+        self.failure: BaseException | None = None
         self._notifier = notifier or NullNotifier()
-        self._source = source
         self._queue: LatestWinsQueue[tuple[Frame, int]] = LatestWinsQueue(cfg.queue.capacity)
         self._stop = threading.Event()
         self._source_done = threading.Event()
         self._reload_lock = threading.Lock()  # one reload at a time
         self._state_lock = threading.Lock()  # state changes and their systemd notifications
         self._loading: Stainer | None = None  # the stainer a reload is warming up
-        self._threads: list[threading.Thread] = []
-        self._control: ControlServer | None = None
-        self.failure: BaseException | None = None
+        self._active: Active | None = None  # the model serving (set by start, swapped by reload)
+        self._run: Running | None = None
         self._bad_input_log = RateLimitedLog(logger)
         self._failure_log = RateLimitedLog(logger, level=logging.ERROR)
+
+    @classmethod
+    def for_config(cls, cfg: EdgeConfig, notifier: Notifier | None = None) -> Daemon:
+        """A daemon of the source ``cfg.source`` describes (built here, by the caller)."""
+        return cls(cfg, build_source(cfg.source), notifier)
+
+    @property
+    def active(self) -> Active:
+        if self._active is None:
+            raise RuntimeError("the daemon has not started")
+        return self._active
+
+    @property
+    def running(self) -> Running:
+        if self._run is None:
+            raise RuntimeError("the daemon has not started")
+        return self._run
+
+    @property
+    def endpoint(self) -> str:
+        return self.running.publisher.endpoint
+
+    @property
+    def control_endpoint(self) -> str | None:
+        control = self.running.control
+        return None if control is None else control.endpoint
 
     @property
     def model(self) -> LoadedModel:
@@ -103,59 +104,52 @@ class Daemon:
 
     def check(self) -> Active:
         """Everything start() validates except binding: config, CURVE keys, source, model,
-        warm-up, and that the source's frames fit the model's input planes."""
+        warm-up, and that the source's frames fit the model's input planes. The source is
+        closed afterwards."""
         curve = self.cfg.publish.curve()
         if curve is not None:
             curve.keys()  # run would refuse unusable key files: so does check
-        source = self._source or build_source(self.cfg.source)
         try:
-            active = load_active(self.cfg, self._frame_shape(source))
-            check_planes(source, active.model)
+            active = load_active(self.cfg, self._frame_shape())
+            check_planes(self.source, active.model)
             return active
         finally:
-            _close_source(source)
+            self.source.close()
 
-    def _frame_shape(self, source: FrameSource) -> tuple[int, int]:
+    def _frame_shape(self) -> tuple[int, int]:
         """Sources that know their frame size (replay) say so; else the configured size."""
-        default = (self.cfg.source.height_px, self.cfg.source.width_px)
-        shape: tuple[int, int] = getattr(source, "frame_shape_px", default)
-        return shape
+        return self.source.frame_shape_px or (self.cfg.source.height_px, self.cfg.source.width_px)
 
     def start(self) -> None:
-        """Load the model, warm up, bind; then READY. Fails fast on any of them."""
-        self.source = self._source or build_source(self.cfg.source)
+        """Load the model, warm up, bind; then READY. Fails fast on any of them (and
+        closes what it opened, the source included)."""
+        publisher, control = None, None
         try:
-            self._shape_px = self._frame_shape(self.source)
-            self.active = load_active(self.cfg, self._shape_px)
-            check_planes(self.source, self.active.model)
-            planes = self.active.model.card.input_planes
+            shape = self._frame_shape()
+            self._active = load_active(self.cfg, shape)
+            check_planes(self.source, self._active.model)
+            planes = self._active.model.card.input_planes
             if planes > 1:  # planes tagged with a z index become (Z, Y, X) stacks
                 self.source = StackingSource(self.source, planes)
-            self.publisher = ZmqPublisher(self.cfg.publish.publisher())
+            publisher = ZmqPublisher(self.cfg.publish.publisher())
+            if self.cfg.control.endpoint:
+                control = ControlServer(self.cfg.control.control(), self._on_control)
         except BaseException:
-            _close_source(self.source)  # e.g. the ingest socket it bound
+            if publisher is not None:
+                publisher.close()
+            self.source.close()  # e.g. the ingest socket it bound
             raise
-        self.endpoint = self.publisher.endpoint
-        if self.cfg.control.endpoint:
-            try:
-                self._control = ControlServer(self.cfg.control.control(), self._on_control)
-            except BaseException:
-                self.publisher.close()
-                _close_source(self.source)
-                raise
-            self.control_endpoint = self._control.endpoint
-        self._source_alive_s = time.monotonic()
-        self._stall_logged = False
-        self._threads = [
+        run = self._run = Running(publisher, control, shape)
+        run.threads = [
             threading.Thread(target=self._source_loop, name="aglu-source", daemon=True),
             threading.Thread(target=self._worker_loop, name="aglu-worker", daemon=True),
         ]
         self.state = State.READY
         self._notifier.notify("READY=1", f"STATUS=serving on {self.endpoint}")
-        for t in self._threads:
+        for t in run.threads:
             t.start()
-        if self._control is not None:
-            self._control.start()
+        if control is not None:
+            control.start()
         logger.info("READY: %s -> %s", self.source.name, self.endpoint)
 
     def reload_failed(self, reason: BaseException) -> None:
@@ -198,7 +192,7 @@ class Daemon:
         old one serving) on any failure or a stop."""
         why: str | None = None
         try:
-            active = load_active(merged, self._shape_px, self._track_loading)
+            active = load_active(merged, self.running.shape_px, self._track_loading)
             planes = (active.model.card.input_planes, self.model.card.input_planes)
             if planes[0] != planes[1]:
                 raise ModelError(
@@ -222,7 +216,7 @@ class Daemon:
         if self._stop.is_set():  # SIGTERM came during the load: stopping wins
             logger.info("reload abandoned: the daemon is stopping")
             return False
-        self.cfg, self.active = merged, active
+        self.cfg, self._active = merged, active
         release_freed_memory()  # the old session's arena
         self.reloads["ok"] += 1
         logger.info("reloaded: model %s (%s)", active.model.card.name, active.model.sha256)
@@ -243,36 +237,38 @@ class Daemon:
             self._stop.set()
             if self._loading is not None:  # a reload's warm-up: abandon it now
                 self._loading.cancel()
-        active = getattr(self, "active", None)
+        active, run = self._active, self._run
         if active is not None:
             active.stainer.cancel()
+        if run is None:  # never started: nothing runs
+            self.state = State.STOPPED if self.state is not State.FAILED else self.state
+            return
         deadline = time.monotonic() + timeout_s
-        for t in self._threads:
+        for t in run.threads:
             t.join(max(0.0, deadline - time.monotonic()))
             if t.is_alive():
                 logger.error("%s did not stop within %.1f s", t.name, timeout_s)
-        worker_done = len(self._threads) < 2 or not self._threads[1].is_alive()
-        if self._control is not None:
-            self._control.close()
-        if hasattr(self, "publisher") and worker_done:
-            self.publisher.close()
-        if active is not None and worker_done:
-            active.stainer.uncancel()  # the stainer stays usable (e.g. offline, in tests)
-        if self.state is not State.FAILED and worker_done:
-            self.state = State.STOPPED
+        worker_done = not run.threads[1].is_alive()
+        if run.control is not None:
+            run.control.close()
+        if worker_done:
+            run.publisher.close()
+            if active is not None:
+                active.stainer.uncancel()  # the stainer stays usable (e.g. offline, in tests)
+            if self.state is not State.FAILED:
+                self.state = State.STOPPED
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the worker ends (source exhausted, stopped or failed)."""
-        if not self._threads:
+        if self._run is None:
             return True
-        self._threads[1].join(timeout_s)
-        return not self._threads[1].is_alive()
+        self._run.threads[1].join(timeout_s)
+        return not self._run.threads[1].is_alive()
 
     def status(self) -> StatusFields:
         """The status document (status topic and control socket)."""
         snap = self.counters.snapshot()
-        stats = getattr(self.source, "stats", None)
-        source = {"name": self.source.name, **(stats() if callable(stats) else {})}
+        source = {"name": self.source.name, **self.source.stats()}
         return status_document(
             self.state.value,
             snap,
@@ -291,7 +287,7 @@ class Daemon:
     def _source_loop(self) -> None:
         try:
             for frame in self.source.frames(self._stop):
-                self._source_alive_s = time.monotonic()
+                self.running.source_alive_s = time.monotonic()
                 if frame is None:  # the source is alive with nothing new (an idle tick)
                     continue
                 self.counters.add(received=1)
@@ -307,14 +303,15 @@ class Daemon:
     def _feed_watchdog(self) -> None:
         """WATCHDOG=1 only while both loops live: this one, and the source (a frame or an
         idle tick within ``run.source_stall_s``), so a hung camera call gets us restarted."""
-        stalled_s = time.monotonic() - self._source_alive_s
+        run = self.running
+        stalled_s = time.monotonic() - run.source_alive_s
         if stalled_s <= self.active.cfg.run.source_stall_s:
             self._notifier.watchdog()
-        elif not self._stall_logged:
+        elif not run.stall_logged:
             logger.error(
                 "source %s silent for %.0f s: withholding WATCHDOG", self.source.name, stalled_s
             )
-        self._stall_logged = stalled_s > self.active.cfg.run.source_stall_s
+        run.stall_logged = stalled_s > self.active.cfg.run.source_stall_s
 
     def _worker_loop(self) -> None:
         next_status = time.monotonic()
@@ -371,7 +368,7 @@ class Daemon:
             sf = StainedFrame(frame, outputs, t_received_ns, time.time_ns(), header)
             publish = active.cfg.publish
             message = frame_message(sf, active.model, publish.publish_input, publish.encoding)
-            self.publisher.send(message)
+            self.running.publisher.send(message)
         except FrameError as exc:
             self._bad_input_log.log("bad input, not stained: %s", exc)
             self.counters.add(rejected=1)
@@ -391,6 +388,6 @@ class Daemon:
 
     def _publish_status(self) -> None:
         try:
-            self.publisher.send(encode_status(self.status()))
+            self.running.publisher.send(encode_status(self.status()))
         except Exception:
             logger.exception("status publish failed")

@@ -22,6 +22,7 @@ from edge.infer.model import SessionConfig, default_model_path, load_model
 from training.config import TrainConfig
 from training.models.build import build_model
 from training.models.ddpm import DDPM, ConditionalDenoiser
+from training.models.predict import stride_of
 
 DDPM_STEPS = 50
 
@@ -88,7 +89,7 @@ def _onnx_of(model: torch.nn.Module, folder: Path, x: np.ndarray) -> tuple[Path,
     from export.rewrites import relayout_file
 
     fp32, int8 = folder / "peer.onnx", folder / "peer.int8.onnx"
-    export_fp32(model.eval(), fp32, int(getattr(model, "stride_px", 8)))
+    export_fp32(model.eval(), fp32, stride_of(model))
     relayout_file(fp32, fp32, require_card=False)
     rng = np.random.default_rng(1)
     side = min(256, x.shape[-1])

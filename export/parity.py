@@ -10,12 +10,11 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from edge.infer.model import SessionConfig, load_model
+from edge.infer.model import SessionConfig, load_model, session_options
 from edge.infer.stainer import Stainer
 from training.data.segment import relabel, segment_nuclei
 from training.evaluate.metrics import pearson_r, psnr_db
 from training.evaluate.nuclei import match
-from training.evaluate.predictors import onnx_predictor
 
 F32 = npt.NDArray[np.float32]
 
@@ -30,8 +29,15 @@ class Parity:
 
 
 def _run(path: Path, frames: Sequence[F32]) -> list[F32]:
-    predict = onnx_predictor(path)  # the edge's loader and session options
-    return [predict(f) for f in frames]
+    """The file's ``dapi`` on stride-multiple frames, in a session with the edge's options
+    (the card is stamped once, after parity: ``check_stainer`` then loads it as the edge)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(
+        str(path), sess_options=session_options(SessionConfig()), providers=["CPUExecutionProvider"]
+    )
+    name = session.get_inputs()[0].name
+    return [np.asarray(session.run(["dapi"], {name: f[None]})[0][0, 0], np.float32) for f in frames]
 
 
 def measure(

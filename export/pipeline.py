@@ -24,6 +24,7 @@ from training.config import TrainConfig
 from training.data.fields import Fields, build_fields
 from training.evaluate.score import true_instances
 from training.models.build import load_checkpoint
+from training.models.predict import stride_of
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def frames_of(fields: Fields, n: int, side_px: int, stride: int) -> list[tuple[A
 def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportResult:
     model, cfg = load_checkpoint(checkpoint)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stride = int(getattr(model, "stride_px", 1))
+    stride = stride_of(model)
     side = max(stride, (opts.side_px // stride) * stride)
     planes = cfg.data.planes
     fp32 = out_dir / f"{cfg.name}.onnx"
@@ -180,17 +181,13 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     norms = (calib.input_norm, calib.target_norm)
     card = build_card(model, cfg, stride, halo, norms)  # hashes the weights once
     int8_card = card.model_copy(update={"precision": "int8"})
-    # Cards without metrics first, so the edge loader accepts the files for the parity run.
-    stamp_card(fp32, card)
-    if int8 is not None:
-        stamp_card(int8, int8_card)
-    parity = measure(model, fp32, int8, list(frames), list(truths))
+    parity = measure(model, fp32, int8, list(frames), list(truths))  # before any card
     metrics = {
         k: float(f"{v:.6g}")
         for k, v in asdict(parity).items()
         if v is not None and np.isfinite(v)  # NaN: no nucleus in the parity frames
     }
-    stamp_card(fp32, card.model_copy(update={"metrics": metrics}))
+    stamp_card(fp32, card.model_copy(update={"metrics": metrics}))  # each file's one stamp
     raw = frames[0] if planes > 1 else frames[0][0]
     check_stainer(fp32, raw)
     if int8 is not None:

@@ -36,7 +36,7 @@ from edge.infer.quality import (
 )
 from edge.infer.stainer import Stainer
 from export.onnx_graph import stamp_card
-from training.config import TrainConfig, load_train_config, parse_train_config
+from training.config import FilesData, TrainConfig, load_train_config, parse_train_config
 from training.data.fields import SEED_OFFSETS, Split, column_slice, load_real_pairs, split_pairs
 from training.data.readers.base import ImagePair
 from training.data.readers.load import simulated_pairs
@@ -105,7 +105,8 @@ def predictions(stainer: Stainer, cfg: TrainConfig, split: Split) -> Iterator[Pr
     if len(pairs) == 1 and d.group_pattern is None:
         p = pairs[0]
         out = stainer.stain(_raw(p))
-        cols = column_slice(p.qpi.shape[-1], split, d.val_fraction, d.test_columns_from)
+        test_from = d.test_columns_from if isinstance(d, FilesData) else None
+        cols = column_slice(p.qpi.shape[-1], split, d.val_fraction, test_from)
         target = normalize(p.dapi, tnorm.to_normalization())
         yield Prediction(
             _raw(p)[..., cols], out["dapi"][:, cols], out["sigma"][:, cols], target[:, cols]

@@ -7,36 +7,23 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.errors import ConfigError
 from edge.infer.card import Modality
+from edge.settings import Section as _Section
+from edge.settings import read_toml, validate
 from edge.sim.phantom import SimulationConfig
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
 class DataSection(_Section):
-    source: Literal["simulated", "tiff", "omezarr", "ndtiff", "files", "folders"] = "simulated"
-    path: Path | None = Field(None, description="folder/store for tiff, omezarr, ndtiff, folders")
-    input_path: Path | None = Field(None, description="files: the input image or stack")
-    target_path: Path | None = Field(None, description="files: the target image")
-    input_planes: tuple[int, int] | None = Field(
-        None, description="files: first and last plane (inclusive) of an input stack, as channels"
-    )
+    """What every kind of data has: the split, normalisation and nucleus rules. Each kind
+    (``source``) is a section of its own below, with its own fields."""
+
+    source: str
     modality: Modality = Field("qpi", description="the label-free input's imaging modality")
-    test_columns_from: int | None = Field(
-        None, ge=1, description="one image: columns from here on are the test split"
-    )
-    input_channel: str = "QPI"
-    target_channel: str = "DAPI"
-    mask_channel: str | None = Field(
-        None, description="folders: a folder of reference nucleus masks (e.g. the authors')"
-    )
     group_pattern: str | None = Field(
         None, description="regex on each pair's file path; its first group names the experiment"
     )
@@ -45,9 +32,6 @@ class DataSection(_Section):
     train_groups: tuple[str, ...] = Field(
         (), description="train on these experiments only (default: every one not held out)"
     )
-    field_px: int = Field(256, ge=32, description="simulated field side")
-    train_fields: int = Field(64, ge=1, description="simulated training fields")
-    val_fields: int = Field(8, ge=1, description="simulated validation fields")
     val_fraction: float = Field(0.1, gt=0, lt=1, description="real data held out for validation")
     crop_px: int = Field(128, ge=32)
     nucleus_crop_fraction: float = Field(
@@ -73,24 +57,19 @@ class DataSection(_Section):
     @property
     def planes(self) -> int:
         """Input planes per frame (channels of the model's input)."""
-        return 1 if self.input_planes is None else self.input_planes[1] - self.input_planes[0] + 1
+        return 1
+
+    @property
+    def where(self) -> Path | None:
+        """The data's file or folder (None: simulated)."""
+        return None
 
     @model_validator(mode="after")
-    def _path_for_real_data(self) -> DataSection:
-        if self.source == "files" and (self.input_path is None or self.target_path is None):
-            raise ValueError("source 'files' needs data.input_path and data.target_path")
-        if self.source not in ("simulated", "files") and self.path is None:
-            raise ValueError(f"source {self.source!r} needs data.path")
+    def _common(self) -> DataSection:
         if self.crop_px % 32:
             raise ValueError(
                 f"crop_px must be a multiple of 32 (the model stride), got {self.crop_px}"
             )
-        if self.input_planes is not None:
-            first, last = self.input_planes
-            if self.source != "files":
-                raise ValueError("input_planes needs source 'files' (an input stack)")
-            if not 0 <= first <= last:
-                raise ValueError("input_planes must be [first, last] with 0 <= first <= last")
         if self.group_pattern is not None:
             try:
                 if re.compile(self.group_pattern).groups < 1:
@@ -103,6 +82,113 @@ class DataSection(_Section):
         if len(set(named)) != len(named):
             raise ValueError("an experiment is named in more than one of the group lists")
         return self
+
+
+class SimulatedData(DataSection):
+    """``source = "simulated"`` (the default): fields of the phantom simulator."""
+
+    source: Literal["simulated"] = "simulated"
+    field_px: int = Field(256, ge=32, description="simulated field side")
+    train_fields: int = Field(64, ge=1, description="simulated training fields")
+    val_fields: int = Field(8, ge=1, description="simulated validation fields")
+
+
+class FilesData(DataSection):
+    """``source = "files"``: one input image or stack and one target image."""
+
+    source: Literal["files"]
+    input_path: Path = Field(description="the input image or stack")
+    target_path: Path = Field(description="the target image")
+    input_planes: tuple[int, int] | None = Field(
+        None, description="first and last plane (inclusive) of an input stack, as channels"
+    )
+    test_columns_from: int | None = Field(
+        None, ge=1, description="one image: columns from here on are the test split"
+    )
+
+    @property
+    def planes(self) -> int:
+        return 1 if self.input_planes is None else self.input_planes[1] - self.input_planes[0] + 1
+
+    @property
+    def where(self) -> Path | None:
+        return self.input_path
+
+    @model_validator(mode="after")
+    def _planes(self) -> FilesData:
+        if self.input_planes is not None:
+            first, last = self.input_planes
+            if not 0 <= first <= last:
+                raise ValueError("input_planes must be [first, last] with 0 <= first <= last")
+        return self
+
+
+class FolderData(DataSection):
+    """A folder, store or dataset of pairs by channel name: ``tiff``, ``omezarr``,
+    ``ndtiff`` (``FoldersData``: per-channel folders, with reference masks)."""
+
+    source: Literal["tiff", "omezarr", "ndtiff"]
+    path: Path = Field(description="the folder, store or dataset")
+    input_channel: str = "QPI"
+    target_channel: str = "DAPI"
+
+    @property
+    def where(self) -> Path | None:
+        return self.path
+
+
+class FoldersData(DataSection):
+    """``source = "folders"``: one folder per channel, paired by file name."""
+
+    source: Literal["folders"]
+    path: Path = Field(description="the folder holding one folder per channel")
+    input_channel: str = "QPI"
+    target_channel: str = "DAPI"
+    mask_channel: str | None = Field(
+        None, description="a folder of reference nucleus masks (e.g. the authors')"
+    )
+
+    @property
+    def where(self) -> Path | None:
+        return self.path
+
+
+DATA_KINDS = ("simulated", "files", "tiff", "omezarr", "ndtiff", "folders")
+# Before issue 26 one flat [data] section held every kind's fields; its full dumps (the
+# config saved in checkpoints and config.resolved.json) carry the other kinds' fields at
+# these values. They are dropped on reading, so old runs load; any other value of a field
+# that is not the kind's own is still refused.
+FLAT_DEFAULTS: dict[str, object] = {
+    "path": None,
+    "input_path": None,
+    "target_path": None,
+    "input_planes": None,
+    "test_columns_from": None,
+    "input_channel": "QPI",
+    "target_channel": "DAPI",
+    "mask_channel": None,
+    "field_px": 256,
+    "train_fields": 64,
+    "val_fields": 8,
+}
+
+
+def _without_flat_defaults(data: dict[str, object]) -> dict[str, object]:
+    kinds: dict[str, type[DataSection]] = {
+        "simulated": SimulatedData,
+        "files": FilesData,
+        "folders": FoldersData,
+    }
+    own = kinds.get(str(data["source"]), FolderData).model_fields
+    return {
+        k: v for k, v in data.items() if k in own or k not in FLAT_DEFAULTS or v != FLAT_DEFAULTS[k]
+    }
+
+
+RealData = FilesData | FolderData | FoldersData
+AnyData = Annotated[
+    SimulatedData | FilesData | FolderData | FoldersData, Field(discriminator="source")
+]
 
 
 class AugmentSection(_Section):
@@ -183,7 +269,7 @@ class OptimSection(_Section):
 
 class TrainConfig(_Section):
     name: str = "aglu"
-    data: DataSection = DataSection()
+    data: AnyData = SimulatedData()
     simulation: SimulationConfig = SimulationConfig()
     augment: AugmentSection = AugmentSection()
     model: ModelSection = ModelSection()
@@ -191,6 +277,14 @@ class TrainConfig(_Section):
     stages: StagesSection = StagesSection()
     optim: OptimSection = OptimSection()
     init: Path | None = Field(None, description="fine-tune: start from this checkpoint's weights")
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _simulated_by_default(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        value = {"source": "simulated", **value}
+        return _without_flat_defaults(value)
 
     def sha256(self) -> str:
         """Hash of the recipe as written: fields left at their defaults are not part of it,
@@ -200,31 +294,26 @@ class TrainConfig(_Section):
 
 
 def parse_train_config(data: dict[str, object], origin: str) -> TrainConfig:
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "recipe"
-        raise ConfigError(f"{origin}: field '{where}'", err["msg"]) from None
+    """A recipe from a mapping (a TOML file, a checkpoint's saved config); ConfigError
+    naming the first bad field."""
+    return validate(TrainConfig, data, origin, DATA_KINDS)
 
 
 def load_train_config(path: Path) -> TrainConfig:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), f"cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"not valid TOML ({exc})") from None
-    return resolve_paths(parse_train_config(data, str(path)), path.parent)
+    return resolve_paths(parse_train_config(read_toml(path), str(path)), path.parent)
 
 
 def resolve_paths(cfg: TrainConfig, base: Path) -> TrainConfig:
     """Relative data paths in a recipe are relative to the recipe's folder."""
-    updates = {
-        key: base / value
-        for key in ("path", "input_path", "target_path")
-        if (value := getattr(cfg.data, key)) is not None and not value.is_absolute()
-    }
+    d = cfg.data
+    paths: dict[str, Path] = (
+        {"input_path": d.input_path, "target_path": d.target_path}
+        if isinstance(d, FilesData)
+        else {"path": d.path}
+        if isinstance(d, FolderData | FoldersData)
+        else {}
+    )
+    updates = {key: base / v for key, v in paths.items() if not v.is_absolute()}
     if updates:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update=updates)})
     if cfg.init is not None and not cfg.init.is_absolute():

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from edge.infer.preprocess import Normalization
+from edge.settings import Section, first_error
 
 CARD_KEY = "aglu.model_card"
 CARD_FORMAT = "aglu-model-card"
@@ -19,11 +20,7 @@ CARD_VERSION = 3  # 3: calibration, input statistics, training data; 2: modality
 # planes, fixed normalisation (1 and 2 still read)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class NormalizationCard(_Frozen):
+class NormalizationCard(Section):
     """``percentile``: measured on each frame; ``fixed``: the raw ``low_value``/``high_value``
     measured at those percentiles on the training data (``edge.infer.preprocess``)."""
 
@@ -70,13 +67,13 @@ MODALITY_NAMES: dict[str, str] = {
 }
 
 
-class TensorCard(_Frozen):
+class TensorCard(Section):
     name: str
     units: str
     description: str = ""
 
 
-class CalibrationCard(_Frozen):
+class CalibrationCard(Section):
     """How far to trust ``sigma`` (``edge.infer.quality``), measured on validation data."""
 
     split: str = Field(description="the data the scale was fitted on")
@@ -91,7 +88,7 @@ class CalibrationCard(_Frozen):
     )
 
 
-class InputStatsCard(_Frozen):
+class InputStatsCard(Section):
     """Where the training inputs' statistics lie (``edge.infer.quality``)."""
 
     features: tuple[str, ...] = Field(min_length=1)
@@ -113,13 +110,13 @@ class InputStatsCard(_Frozen):
         return self
 
 
-class TrainingDataCard(_Frozen):
+class TrainingDataCard(Section):
     description: str = Field(min_length=1)
     licence: str = Field(min_length=1)
     source: str = ""
 
 
-class ModelCard(_Frozen):
+class ModelCard(Section):
     """Schema version 3 of the AGLU model card (version 1 and 2 cards read with the
     defaults: one QPI plane, per-frame percentile normalisation, no calibration)."""
 
@@ -156,6 +153,4 @@ def parse_card(text: str) -> ModelCard:
     try:
         return ModelCard.model_validate_json(text)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"]) or "card"
-        raise ValueError(f"invalid model card field '{where}': {err['msg']}") from None
+        raise ValueError(str(first_error(exc, "invalid model card"))) from None

@@ -25,7 +25,7 @@ def check_planes(source: FrameSource, model: LoadedModel) -> None:
     2-D simulated microscope for a 13-plane model). A one-plane model stains any plane.
     Sources that cannot know before frames arrive (ingest, a microscope) declare no
     ``stack_planes`` and pass."""
-    planes: int | None = getattr(source, "stack_planes", None)
+    planes = source.stack_planes
     want = model.card.input_planes
     if want > 1 and planes is not None and planes != want:
         what = "single (Y, X) planes" if planes == 1 else f"stacks of {planes} planes"

@@ -24,7 +24,7 @@ import zmq
 
 from edge.frames import Frame
 from edge.sources import paced
-from edge.sources.ingest import IngestClient, IngestConfig
+from edge.sources.ingest import IngestClient
 from edge.sources.mm.sidecar import JavaCoreReader, SidecarConfig, SidecarSource
 from edge.sources.simulated import SimulatedSource, SimulatedSourceConfig
 
@@ -55,9 +55,10 @@ class Sender(threading.Thread):
 
     def run(self) -> None:
         sim = SimulatedSource(
-            SimulatedSourceConfig(self.side_px, self.side_px, fps=1000.0, pool_size=4)
+            SimulatedSourceConfig(height_px=self.side_px, width_px=self.side_px, fps=1000.0),
+            pool_size=4,
         )  # paced by this sender, not by its own clock
-        client = IngestClient(IngestConfig(self.endpoint, hwm=64))
+        client = IngestClient(self.endpoint, hwm=64)
         raw: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUSH)
         raw.setsockopt(zmq.LINGER, 0)
         raw.setsockopt(zmq.SNDHWM, 64)

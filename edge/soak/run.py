@@ -129,11 +129,11 @@ def _paced_fps(cfg: SoakConfig) -> float:
 
 
 def _config(cfg: SoakConfig, fps: float) -> EdgeConfig:
-    source: dict[str, Any] = {"height_px": cfg.size_px, "width_px": cfg.size_px, "fps": fps}
+    source: dict[str, Any] = {"height_px": cfg.size_px, "width_px": cfg.size_px}
     source |= (
         {"kind": "ingest", "endpoint": "tcp://127.0.0.1:0"}
         if cfg.hostile
-        else {"max_frames": cfg.frames}
+        else {"fps": fps, "max_frames": cfg.frames}
     )
     return parse_config(
         {
@@ -183,7 +183,7 @@ def run_soak(cfg: SoakConfig, progress: Callable[[int], None] = lambda n: None) 
             from edge.soak.hostile import Neighbours
 
             neighbours = Neighbours(cfg.frames, cfg.size_px, fps, cfg.bad_every, Path(tmp))
-        daemon = Daemon(edge_cfg)
+        daemon = Daemon.for_config(edge_cfg)
         t0 = time.monotonic()
         daemon.start()
         if neighbours is not None:
@@ -200,8 +200,7 @@ def run_soak(cfg: SoakConfig, progress: Callable[[int], None] = lambda n: None) 
 
 
 def _source_rejected(daemon: Daemon) -> int:
-    stats = getattr(daemon.source, "stats", None)
-    return int(stats().get("rejected", 0)) if callable(stats) else 0
+    return int(daemon.source.stats().get("rejected", 0))
 
 
 def _soak_loop(

@@ -1,13 +1,16 @@
 """Frame sources: where the daemon's frames come from.
 
-Every source satisfies ``FrameSource``; the daemon knows no other. ``build_source``
-makes the one that ``[source] kind`` names, importing only that source's module:
+Every source is a ``FrameSource``; the daemon knows no other. Each kind of source
+lives in one module that owns its config section (``Section``: its ``kind`` and its
+fields, and ``build()``, which makes the source). ``SOURCE_MODULES`` is the registry:
+adding a kind is one module and one line there. ``[source]`` in the daemon's TOML is
+validated as the section of the ``kind`` it names (``edge.config``).
 
 - ``simulated``: a simulated QPI microscope (``edge.sources.simulated``)
 - ``replay``: a recording, TIFF/OME-Zarr/NDTiff (``edge.sources.replay``)
 - ``watch``: new files in a folder (``edge.sources.watch``)
 - ``ingest``: frames pushed by acquisition processes (``edge.sources.ingest``)
-- ``mm-sidecar``: a running Micro-Manager, read beside it (``edge.sources.mm``)
+- ``mm-sidecar``: a running Micro-Manager, read beside it (``edge.sources.mm.sidecar``)
 
 ``edge.sources.zstack`` stacks planes of any source for multi-plane models.
 """
@@ -18,31 +21,53 @@ import importlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from pydantic import Field
 
 from edge.errors import ConfigError
 from edge.frames import Frame
-
-if TYPE_CHECKING:
-    from edge.config import SourceSection
+from edge.settings import Section
 
 
-@runtime_checkable
-class FrameSource(Protocol):
+class FrameSource:
     """Yields frames until exhausted or ``stop`` is set. Must never block acquisition.
 
     A source that waits for frames it does not pace itself (a folder, a microscope)
     yields ``None`` now and then while idle: proof of life for the systemd watchdog.
 
-    Optional members, read where present: ``frame_shape_px`` (Y, X) of its frames,
-    ``stack_planes`` (focal planes per stack it delivers: 1 for single planes without
-    a z index; absent where only the frames will tell, e.g. ingest), ``stats()`` and
-    ``close()``.
+    Every member a caller may use is declared here with its default (as pymmcore-plus
+    writes down its optional engine methods); a source overrides what it knows.
     """
 
-    name: str
+    name: str = "source"
+    frame_shape_px: tuple[int, int] | None = None  # (Y, X) of its frames, known up front
+    # Focal planes per stack it delivers: 1 for single planes without a z index; None
+    # where only the frames will tell (ingest, a microscope).
+    stack_planes: int | None = None
 
-    def frames(self, stop: threading.Event) -> Iterator[Frame | None]: ...
+    def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
+        raise NotImplementedError
+
+    def stats(self) -> dict[str, int]:
+        """The source's own counts for the status document (e.g. rejected messages)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what it holds (sockets, files); safe to call twice."""
+
+
+class SourceSection(Section):
+    """The fields every kind of source has; each source module subclasses it with its
+    ``kind: Literal[...]`` and own fields, and implements ``build``."""
+
+    kind: str
+    # Simulated: its frame size. Every source: the warm-up frame size, unless the source
+    # knows its frames' size (replay).
+    height_px: int = Field(512, ge=8, le=16384)
+    width_px: int = Field(512, ge=8, le=16384)
+
+    def build(self) -> FrameSource:
+        raise NotImplementedError
 
 
 def paced(fps: float, stop: threading.Event, count: int = 0) -> Iterator[int]:
@@ -63,7 +88,7 @@ def paced(fps: float, stop: threading.Event, count: int = 0) -> Iterator[int]:
         index += 1
 
 
-# kind -> the module whose ``from_config(SourceSection)`` makes that source
+# kind -> the module that owns that kind: its ``Section`` (a ``SourceSection``) builds it.
 SOURCE_MODULES = {
     "simulated": "edge.sources.simulated",
     "replay": "edge.sources.replay",
@@ -73,10 +98,17 @@ SOURCE_MODULES = {
 }
 
 
-def build_source(cfg: SourceSection) -> FrameSource:
-    """The source ``cfg.kind`` names; only its module is imported."""
-    module = SOURCE_MODULES.get(cfg.kind)
-    if module is None:
-        raise ConfigError("source.kind", f"unknown kind {cfg.kind!r}")
-    source: FrameSource = importlib.import_module(module).from_config(cfg)
-    return source
+def section_types() -> tuple[type[SourceSection], ...]:
+    """Every kind's section class, in registry order (imports each source module)."""
+    out = []
+    for kind, module in SOURCE_MODULES.items():
+        section: type[SourceSection] = importlib.import_module(module).Section
+        if section.model_fields["kind"].default != kind:
+            raise ConfigError("source.kind", f"{module}.Section is not the section of {kind!r}")
+        out.append(section)
+    return tuple(out)
+
+
+def build_source(section: SourceSection) -> FrameSource:
+    """The source a validated ``[source]`` section describes."""
+    return section.build()

@@ -17,23 +17,27 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import zmq
+from pydantic import field_validator
 
 from edge.errors import ConfigError, WireError
 from edge.frame_queue import LatestWinsQueue
 from edge.frames import Frame, pixel_size_or_none
-from edge.net.endpoints import IPC_MODE, bind_socket, check_endpoint, is_local_endpoint
+from edge.net.endpoints import (
+    IPC_MODE,
+    bind_socket,
+    check_endpoint,
+    check_ipc_mode,
+    is_local_endpoint,
+)
 from edge.net.headers import FrameFields
 from edge.net.wire import FrameMessage, decode, encode_frame
+from edge.sources import FrameSource, SourceSection
 from edge.stats import RateLimitedLog
-
-if TYPE_CHECKING:
-    from edge.config import SourceSection
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,7 @@ INPUT_CHANNEL = "qpi"
 MAX_MESSAGE_BYTES = 1 << 30  # one frame: 16384 x 16384 float32, or a 2048 px 64-plane stack
 
 
-class QueueSource:
+class QueueSource(FrameSource):
     """An in-process FrameSource fed by ``put``; idle ticks every ``tick_s``."""
 
     name = "in-process"
@@ -113,31 +117,50 @@ def parts_to_frame(msg: FrameMessage) -> Frame:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class IngestConfig:
-    endpoint: str = "tcp://127.0.0.1:5557"  # loopback or ipc only
-    hwm: int = 4
-    ipc_mode: int = IPC_MODE  # ipc:// endpoints: who may push frames (file mode)
-
-
 def check_ingest_endpoint(endpoint: str) -> None:
     check_endpoint(endpoint, "source.endpoint")
     if not is_local_endpoint(endpoint):
         raise ConfigError("source.endpoint", "ingest binds 127.0.0.1 or ipc:// only")
 
 
+class IngestConfig(SourceSection):
+    """``[source] kind = "ingest"``: frames pushed by acquisition processes (the hook)."""
+
+    kind: Literal["ingest"] = "ingest"
+    endpoint: str = "tcp://127.0.0.1:5557"  # loopback or ipc only; port 0: random
+    ipc_mode: int = IPC_MODE  # ipc:// endpoints: who may push frames (file mode)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _local(cls, endpoint: str) -> str:
+        check_ingest_endpoint(endpoint)
+        return endpoint
+
+    @field_validator("ipc_mode")
+    @classmethod
+    def _mode(cls, mode: int) -> int:
+        check_ipc_mode(mode, "source.ipc_mode")
+        return mode
+
+    def build(self) -> IngestSource:
+        return IngestSource(self)
+
+
+Section = IngestConfig
+
+
 class IngestClient:
     """PUSH side, for the acquisition process. Not thread-safe: one hook thread."""
 
-    def __init__(self, cfg: IngestConfig) -> None:
-        check_ingest_endpoint(cfg.endpoint)
-        self.endpoint = cfg.endpoint
+    def __init__(self, endpoint: str, hwm: int = 4) -> None:
+        check_ingest_endpoint(endpoint)
+        self.endpoint = endpoint
         self.sent = self.dropped = 0
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PUSH)
-        self._sock.setsockopt(zmq.SNDHWM, cfg.hwm)
+        self._sock.setsockopt(zmq.SNDHWM, hwm)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.IMMEDIATE, 1)  # no queue for a daemon that is not there
-        self._sock.connect(cfg.endpoint)
+        self._sock.connect(endpoint)
 
     def send(self, frame: Frame) -> bool:
         """Copy the frame out and send; False (counted) when the daemon cannot take it."""
@@ -153,19 +176,18 @@ class IngestClient:
         self._sock.close(0)
 
 
-class IngestSource:
+class IngestSource(FrameSource):
     """PULL side: the daemon's source for frames pushed by acquisition processes."""
 
     name = "ingest"
 
-    def __init__(self, cfg: IngestConfig) -> None:
-        check_ingest_endpoint(cfg.endpoint)
+    def __init__(self, cfg: IngestConfig, hwm: int = 4) -> None:
         self.cfg = cfg
         self.rejected = 0
         self.unread_at_stop = 0
         self._rejected_log = RateLimitedLog(logger)  # a hostile sender: a few lines, all counted
         self._sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.PULL)
-        self._sock.setsockopt(zmq.RCVHWM, cfg.hwm)
+        self._sock.setsockopt(zmq.RCVHWM, hwm)
         self._sock.setsockopt(zmq.LINGER, 0)
         # A sender of a bigger message is disconnected by libzmq before it is buffered.
         self._sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
@@ -206,7 +228,3 @@ class IngestSource:
         finally:
             self._count_unread()
             self.close()
-
-
-def from_config(cfg: SourceSection) -> IngestSource:
-    return IngestSource(cfg.ingest())

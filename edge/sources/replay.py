@@ -10,36 +10,41 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
+
+from pydantic import Field
 
 from edge.frames import Frame
 from edge.io.readers import Coords, open_reader, plane_frame
-from edge.sources import paced
+from edge.sources import FrameSource, SourceSection, paced
 from edge.sources.zstack import Z_AXES
-
-if TYPE_CHECKING:
-    from edge.config import SourceSection
-
 
 # The demo's real recording (edge/samples/README.md): bright-field + true nuclear stain.
 DEMO_SAMPLE = Path(str(resources.files("edge") / "samples" / "aisegcell-bf-demo.ome.tif"))
 DEMO_SAMPLE_FRAMES = 6
 
 
-@dataclass(frozen=True, slots=True)
-class ReplaySourceConfig:
-    path: Path
-    fps: float = 5.0
+class ReplaySourceConfig(SourceSection):
+    """``[source] kind = "replay"``: a recorded stack as a live source."""
+
+    kind: Literal["replay"] = "replay"
+    path: Path  # a TIFF / OME-TIFF file, an OME-Zarr image or an NDTiff folder
+    fps: float = Field(5.0, gt=0, le=1000)
     loop: bool = False
-    max_frames: int = 0  # 0: the whole file (once, or forever with loop)
-    pixel_size_um: float | None = None
+    max_frames: int = Field(0, ge=0, le=2**62)  # 0: the whole file (once, or forever)
+    pixel_size_um: float | None = Field(None, gt=0)  # travels in the header
     channel: str | None = None  # multi-channel files: the channel to replay, by name
 
+    def build(self) -> ReplaySource:
+        return ReplaySource(self)
 
-class ReplaySource:
+
+Section = ReplaySourceConfig
+
+
+class ReplaySource(FrameSource):
     name = "replay"
 
     def __init__(self, cfg: ReplaySourceConfig) -> None:
@@ -76,7 +81,3 @@ def stack_planes(planes: list[Coords]) -> int:
         if zs:
             return len(zs)
     return 1
-
-
-def from_config(cfg: SourceSection) -> ReplaySource:
-    return ReplaySource(cfg.replay())

@@ -6,29 +6,31 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Literal
+
+from pydantic import Field
 
 from edge.frames import Frame
 from edge.sim.phantom import SimulationConfig, simulate_pair
-from edge.sources import paced
-
-if TYPE_CHECKING:
-    from edge.config import SourceSection
+from edge.sources import FrameSource, SourceSection, paced
 
 
-@dataclass(frozen=True, slots=True)
-class SimulatedSourceConfig:
-    height_px: int = 512
-    width_px: int = 512
-    fps: float = 5.0
-    seed: int = 0
-    max_frames: int = 0  # 0: run until stopped
-    pool_size: int = 8  # distinct simulated fields, generated once and cycled
-    pool_max_mb: float = 64.0  # ... but no more of them than fit in this (2048 px: 4 fields)
+class SimulatedSourceConfig(SourceSection):
+    """``[source] kind = "simulated"`` (the default)."""
+
+    kind: Literal["simulated"] = "simulated"
+    fps: float = Field(5.0, gt=0, le=1000)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    max_frames: int = Field(0, ge=0, le=2**62)  # 0: run until stopped
+
+    def build(self) -> SimulatedSource:
+        return SimulatedSource(self)
 
 
-class SimulatedSource:
+Section = SimulatedSourceConfig
+
+
+class SimulatedSource(FrameSource):
     """A simulated QPI microscope streaming at ``fps`` (phase in radians, float32).
 
     ``pool_size`` fields (at most ``pool_max_mb`` of them) are simulated up front and
@@ -39,13 +41,19 @@ class SimulatedSource:
     name = "simulated"
     stack_planes = 1  # single 2-D frames, no z index
 
-    def __init__(self, cfg: SimulatedSourceConfig, sim: SimulationConfig | None = None) -> None:
-        if cfg.fps <= 0:
-            raise ValueError(f"fps must be > 0, got {cfg.fps}")
+    def __init__(
+        self,
+        cfg: SimulatedSourceConfig,
+        sim: SimulationConfig | None = None,
+        pool_size: int = 8,
+        pool_max_mb: float = 64.0,
+    ) -> None:
+        """``pool_size`` distinct fields, generated once and cycled, but no more of them
+        than fit in ``pool_max_mb`` (2048 px: 4 fields)."""
         self.cfg = cfg
         self.sim = sim or SimulationConfig(height_px=cfg.height_px, width_px=cfg.width_px)
         field_mb = self.sim.height_px * self.sim.width_px * 4 / 2**20
-        n = max(1, min(cfg.pool_size, int(cfg.pool_max_mb // field_mb)))
+        n = max(1, min(pool_size, int(pool_max_mb // field_mb)))
         self._pool = [simulate_pair(self.sim, cfg.seed + i).qpi_rad for i in range(n)]
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
@@ -58,7 +66,3 @@ class SimulatedSource:
                 metadata={"source": self.name, "seed": self.cfg.seed},
                 pixel_size_um=self.sim.pixel_size_um,
             )
-
-
-def from_config(cfg: SourceSection) -> SimulatedSource:
-    return SimulatedSource(cfg.simulated())

@@ -14,39 +14,46 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Literal
+
+from pydantic import Field
 
 from edge.errors import ConfigError
 from edge.frames import Frame
 from edge.io.readers import open_reader, plane_frame
-
-if TYPE_CHECKING:
-    from edge.config import SourceSection
+from edge.sources import FrameSource, SourceSection
 
 logger = logging.getLogger(__name__)
 
 FULL_SCAN_S = 10.0  # list the folder at least this often, whatever its mtime says
 
 
-@dataclass(frozen=True, slots=True)
-class WatchSourceConfig:
-    folder: Path
-    pattern: str = "*.tif*"  # glob; folders such as *.zarr match too
-    poll_s: float = 0.5
+class WatchSourceConfig(SourceSection):
+    """``[source] kind = "watch"``: new stacks written into a folder."""
+
+    kind: Literal["watch"] = "watch"
+    path: Path  # the folder
+    pattern: str = Field("*.tif*", min_length=1)  # glob; folders such as *.zarr match too
+    poll_s: float = Field(0.5, gt=0, le=60)
     include_existing: bool = False  # also stream what is there at start
     channel: str | None = None
-    pixel_size_um: float | None = None
-    max_frames: int = 0  # 0: until stopped
+    pixel_size_um: float | None = Field(None, gt=0)
+    max_frames: int = Field(0, ge=0, le=2**62)  # 0: until stopped
+
+    def build(self) -> WatchSource:
+        return WatchSource(self)
 
 
-class WatchSource:
+Section = WatchSourceConfig
+
+
+class WatchSource(FrameSource):
     name = "watch"
 
     def __init__(self, cfg: WatchSourceConfig) -> None:
-        if not cfg.folder.is_dir():
-            raise ConfigError(f"source.path {cfg.folder}", "is not a folder to watch")
+        if not cfg.path.is_dir():
+            raise ConfigError(f"source.path {cfg.path}", "is not a folder to watch")
         self.cfg = cfg
         self.skipped_files = 0
         self.scans = 0
@@ -60,13 +67,13 @@ class WatchSource:
     def _listing(self) -> list[Path]:
         self.scans += 1
         self._last_scan_s = time.monotonic()
-        return sorted(self.cfg.folder.glob(self.cfg.pattern))
+        return sorted(self.cfg.path.glob(self.cfg.pattern))
 
     def _folder_changed(self) -> bool:
         """Whether the folder's entries may have changed since the last look (its mtime
         moved, or ``FULL_SCAN_S`` passed: coarse-mtime filesystems miss quick changes)."""
         try:
-            mtime = self.cfg.folder.stat().st_mtime_ns
+            mtime = self.cfg.path.stat().st_mtime_ns
         except OSError:
             return True  # let the listing say what is wrong
         changed = mtime != self._folder_mtime_ns
@@ -136,7 +143,3 @@ class WatchSource:
                 return
             yield None  # idle tick: alive, nothing new
             stop.wait(self.cfg.poll_s)
-
-
-def from_config(cfg: SourceSection) -> WatchSource:
-    return WatchSource(cfg.watch())

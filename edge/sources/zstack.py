@@ -87,26 +87,24 @@ class PlaneStacker:
         )
 
 
-class StackingSource:
+class StackingSource(FrameSource):
     """A ``FrameSource`` that turns another source's planes into stacks (``PlaneStacker``)."""
 
     def __init__(self, inner: FrameSource, planes: int) -> None:
         self.inner = inner
         self.name = inner.name
         self._stacker = PlaneStacker(planes)
-        self.frame_shape_px: tuple[int, int] | None = getattr(inner, "frame_shape_px", None)
+        self.frame_shape_px = inner.frame_shape_px
+        self.stack_planes = planes
 
     def frames(self, stop: threading.Event) -> Iterator[Frame | None]:
         for frame in self.inner.frames(stop):
             out = None if frame is None else self._stacker.push(frame)
             yield out  # None: an idle tick or a plane waiting for its stack
 
-    def stats(self) -> dict[str, Any]:
-        inner = getattr(self.inner, "stats", None)
+    def stats(self) -> dict[str, int]:
         own = {"stacks": self._stacker.stacks, "incomplete_stacks": self._stacker.incomplete}
-        return {**(inner() if callable(inner) else {}), **own}
+        return {**self.inner.stats(), **own}
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
+        self.inner.close()

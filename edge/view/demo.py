@@ -49,7 +49,7 @@ def run_demo(
         },
         "demo",
     )
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     daemon.start()
     card = daemon.model.card
     echo(

@@ -19,6 +19,7 @@ from edge.daemon import Daemon
 from edge.frames import Frame
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage, StatusMessage
+from edge.sources import FrameSource
 
 
 def local_config(**sections: dict[str, Any]) -> EdgeConfig:
@@ -32,7 +33,7 @@ def local_config(**sections: dict[str, Any]) -> EdgeConfig:
     return parse_config(data, "test")
 
 
-class GatedSource:
+class GatedSource(FrameSource):
     """Yields the given images once ``gate`` is set (after the subscriber is connected)."""
 
     name = "test-list"

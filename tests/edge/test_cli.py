@@ -139,7 +139,7 @@ def test_keys_then_ctl_on_a_dead_daemon(tmp_path: Path) -> None:
 
 
 def test_subscribe_saves_ome_zarr(tmp_path: Path) -> None:
-    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64, "fps": 20}))
+    daemon = Daemon.for_config(local_config(source={"height_px": 64, "width_px": 64, "fps": 20}))
     daemon.start()
     try:
         r = _cli(
@@ -204,7 +204,7 @@ def test_sigterm_with_a_2048_px_frame_in_flight(tmp_path: Path) -> None:
 def test_subscribe_ends_with_its_summary_when_the_daemon_stops() -> None:
     """The daemon's final status ends `aglu-edge subscribe` at once, exit 0 (it used to wait
     10 s and end with `error: no message`)."""
-    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64, "fps": 20}))
+    daemon = Daemon.for_config(local_config(source={"height_px": 64, "width_px": 64, "fps": 20}))
     daemon.start()
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge.cli", "subscribe", "--endpoint", daemon.endpoint],

@@ -50,15 +50,36 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_the_documented_config_block_is_valid_and_complete() -> None:
-    """The documented TOML parses, and it documents every field the config has."""
+def documented_fields(data: dict) -> None:  # type: ignore[type-arg]
+    """Every section of a parsed TOML documents every field its config has."""
+    cfg = parse_config(data, "documented config")
+    for name in EdgeConfig.model_fields:
+        section = getattr(cfg, name)
+        assert set(data.get(name, {})) == set(type(section).model_fields), name
+
+
+def test_the_documented_config_blocks_are_valid_and_complete() -> None:
+    """The documented TOML parses and documents every field of every section; the blocks
+    of the other source kinds document each kind's fields, and every kind is there."""
     import tomllib
 
+    from edge.config import SOURCE_KINDS
+
     page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
-    block = page.split("## Daemon configuration", 1)[1].split("```toml\n", 1)[1]
-    data = tomllib.loads(block.split("```", 1)[0])
-    cfg = parse_config(data, "docs/configuration.md")
-    assert cfg.source.path is None and cfg.publish.curve() is None  # "" means unset
-    for name, section in EdgeConfig.model_fields.items():
-        documented = set(data.get(name, {}))
-        assert documented == set(section.annotation.model_fields), name  # type: ignore[union-attr]
+    part = page.split("## Daemon configuration", 1)[1].split("## Security", 1)[0]
+    blocks = [tomllib.loads(b.split("```", 1)[0]) for b in part.split("```toml\n")[1:]]
+    main = blocks[0]
+    documented_fields(main)
+    assert parse_config(main, "docs").publish.curve() is None  # "" means unset
+    kinds = [b["source"]["kind"] for b in blocks]
+    assert sorted(kinds) == sorted(SOURCE_KINDS)
+    for block in blocks[1:]:
+        cfg = parse_config(block, "docs")
+        assert set(block["source"]) == set(type(cfg.source).model_fields), block["source"]["kind"]
+
+
+def test_a_field_of_another_source_kind_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"field 'source.loop'"):
+        parse_config({"source": {"kind": "simulated", "loop": True}}, "edge.toml")
+    with pytest.raises(ConfigError, match=r"field 'source'.*'camera'.*'mm-sidecar'"):
+        parse_config({"source": {"kind": "camera"}}, "edge.toml")

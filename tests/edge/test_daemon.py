@@ -9,10 +9,12 @@ import pytest
 import zmq
 
 from edge.config import EdgeConfig
-from edge.daemon import Daemon, State
+from edge.daemon import Daemon
 from edge.errors import BindError
+from edge.lifecycle import State
 from edge.net.client import Subscriber
 from edge.net.wire import DTYPES, FrameMessage, StatusMessage
+from edge.sources import FrameSource
 from edge.stats import Snapshot
 from tests.edge.helpers import GatedSource, local_config
 
@@ -117,7 +119,7 @@ def _until_done(daemon: Daemon, gate: GatedSource | None = None) -> Snapshot:
 
 def _run_to_end(source: dict[str, object], **sections: dict[str, object]) -> Snapshot:
     """Run the daemon on a finite simulated source until it ends; its final counters."""
-    return _until_done(Daemon(local_config(source=source, **sections)))
+    return _until_done(Daemon.for_config(local_config(source=source, **sections)))
 
 
 def test_simulated_source_streams_until_max_frames() -> None:
@@ -190,13 +192,13 @@ def test_stop_aborts_a_slow_inference_and_the_final_status_adds_up() -> None:
     finally:
         daemon.stop()
     assert stop_s < 1.0, stop_s
-    assert not any(t.is_alive() for t in daemon._threads)
+    assert not any(t.is_alive() for t in daemon.running.threads)
     assert daemon.state is State.STOPPED
     c = final.header["counters"]
     assert c == {"received": 1, "published": 0, "dropped": 1, "errors": 0, "rejected": 0}
 
 
-class _BrokenSource:
+class _BrokenSource(FrameSource):
     """A source whose camera call raises after two frames."""
 
     name = "broken"
@@ -213,7 +215,7 @@ class _BrokenSource:
 
 def test_a_source_failure_fails_the_daemon_with_a_final_status() -> None:
     """`aglu-edge run` exits 1 on `daemon.failure` (systemd restarts it)."""
-    daemon = Daemon(_config(), source=_BrokenSource())  # type: ignore[arg-type]
+    daemon = Daemon(_config(), source=_BrokenSource())
     c = _until_done(daemon)
     assert isinstance(daemon.failure, OSError) and daemon.state is State.FAILED
     assert c.received == 2 == c.published + c.dropped + c.errors
@@ -240,7 +242,7 @@ def test_bad_input_never_stops_the_daemon(fixed_64px_model: Path) -> None:
 def test_a_model_failing_on_valid_frames_stops_the_daemon(fixed_64px_model: Path) -> None:
     """Valid 64x96 frames that the model (fixed at 64x64) fails on: model failures, not
     bad input; three in a row stop the daemon for systemd to restart it."""
-    from edge.daemon import TooManyErrors
+    from edge.lifecycle import TooManyErrors
 
     source = GatedSource([np.ones((64, 96), np.float32)] * 8, period_s=0.001)
     cfg = local_config(

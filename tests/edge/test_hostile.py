@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge.daemon import Daemon, State
+from edge.daemon import Daemon
 from edge.errors import ConfigError, ModelError
+from edge.lifecycle import State
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
 from tests.edge.helpers import GatedSource, local_config
@@ -34,8 +35,8 @@ def test_a_nan_model_is_refused_by_check_start_and_reload(nan_model: Path, tmp_p
     assert r.returncode == 2 and "non-finite" in r.stderr and "Traceback" not in r.stderr
     bad = local_config(source=SOURCE, model={"path": str(nan_model)})
     with pytest.raises(ModelError, match="non-finite"):
-        Daemon(bad).start()
-    daemon = Daemon(local_config(source=SOURCE))
+        Daemon.for_config(bad).start()
+    daemon = Daemon.for_config(local_config(source=SOURCE))
     daemon.start()
     try:
         assert not daemon.reload(bad)
@@ -61,7 +62,9 @@ def test_check_refuses_a_source_that_cannot_fill_a_multi_plane_model(
         last = r.stderr.strip().splitlines()[-1]
         assert "simulated delivers single (Y, X) planes" in last and "3 planes" in last
     with pytest.raises(ConfigError, match="takes 3 planes"):
-        Daemon(local_config(source=SOURCE, model={"path": str(tiny_stack_export.fp32)})).check()
+        Daemon.for_config(
+            local_config(source=SOURCE, model={"path": str(tiny_stack_export.fp32)})
+        ).check()
 
 
 def test_bad_input_logs_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
@@ -119,7 +122,7 @@ class _Recorder:
 
 def test_a_reload_asked_after_stop_never_starts() -> None:
     notes = _Recorder()
-    d = Daemon(local_config(source=SOURCE), notifier=notes)
+    d = Daemon.for_config(local_config(source=SOURCE), notifier=notes)
     d.start()
     d.stop()
     assert not d.reload(local_config(source=SOURCE))
@@ -206,7 +209,7 @@ def test_failed_reloads_do_not_grow_memory(nan_model: Path) -> None:
     one). 40 reloads of a NaN model (each loads a session and warms it up, then is
     refused): RSS after the 40th within 24 MB of after the 5th (a leaked 2.9 MB model
     per reload would be 100 MB)."""
-    daemon = Daemon(local_config(source={**SOURCE, "height_px": 256, "width_px": 256}))
+    daemon = Daemon.for_config(local_config(source={**SOURCE, "height_px": 256, "width_px": 256}))
     daemon.start()
     bad = local_config(source=SOURCE, model={"path": str(nan_model)})
     try:

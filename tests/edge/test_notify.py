@@ -16,6 +16,7 @@ import pytest
 from edge.daemon import Daemon
 from edge.frames import Frame
 from edge.notify import NullNotifier, SystemdNotifier, notifier_from_env
+from edge.sources import FrameSource
 from tests.edge.helpers import local_config
 
 
@@ -69,7 +70,7 @@ def test_daemon_notifies_ready_watchdog_and_stopping(
     notify_socket: tuple[str, socket.socket],
 ) -> None:
     path, sock = notify_socket
-    daemon = Daemon(
+    daemon = Daemon.for_config(
         local_config(source={"height_px": 64, "width_px": 64, "fps": 50}),
         notifier=SystemdNotifier(path, watchdog_period_s=0.1),
     )
@@ -83,7 +84,7 @@ def test_daemon_notifies_ready_watchdog_and_stopping(
     assert got.index("READY=1") < got.index("STOPPING=1")
 
 
-class HangingSource:
+class HangingSource(FrameSource):
     """Streams frames until ``hang`` is set, then blocks like a stuck camera call."""
 
     name = "hanging"
@@ -144,7 +145,7 @@ class RecordingNotifier:
 
 def test_ready_only_after_warm_up_and_bind() -> None:
     rec = RecordingNotifier()
-    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64}), notifier=rec)
+    daemon = Daemon.for_config(local_config(source={"height_px": 64, "width_px": 64}), notifier=rec)
     rec.daemon = daemon
     daemon.start()
     daemon.stop()

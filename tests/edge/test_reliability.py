@@ -26,7 +26,7 @@ def test_ten_thousand_frames_counters_add_up_and_memory_stays_flat() -> None:
     connected. Resident memory is sampled once 1,000 frames have passed (all buffers
     and the subscriber's queue are then full) and at the end; 16 MiB of growth would be
     over 1.6 kB leaked per frame, so a per-frame leak cannot hide under that bound."""
-    daemon = Daemon(
+    daemon = Daemon.for_config(
         local_config(
             source={"height_px": 64, "width_px": 64, "fps": 1000, "max_frames": 10_000},
             publish={"status_interval_s": 0.2},
@@ -53,7 +53,7 @@ def test_ten_thousand_frames_counters_add_up_and_memory_stays_flat() -> None:
 
 
 def test_a_crashed_subscriber_never_stalls_the_daemon() -> None:
-    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 64, "fps": 100}))
+    daemon = Daemon.for_config(local_config(source={"height_px": 64, "width_px": 64, "fps": 100}))
     daemon.start()
     try:
         sub = subprocess.Popen(

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.daemon import Daemon, State
+from edge.daemon import Daemon
 from edge.errors import ModelError
 from edge.infer.model import default_model_path
+from edge.lifecycle import State
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
 from tests.edge.helpers import local_config
@@ -20,7 +21,7 @@ SOURCE = {"height_px": 64, "width_px": 64, "fps": 40}
 
 @pytest.fixture
 def daemon() -> Iterator[Daemon]:
-    d = Daemon(local_config(source=SOURCE))
+    d = Daemon.for_config(local_config(source=SOURCE))
     d.start()
     yield d
     d.stop()
@@ -97,7 +98,7 @@ def test_a_model_that_fails_warm_up_keeps_the_old_one_serving(
 
 
 def test_a_model_that_fails_warm_up_is_one_line_at_start(fixed_size_model: Path) -> None:
-    d = Daemon(local_config(source=SOURCE, model={"path": str(fixed_size_model)}))
+    d = Daemon.for_config(local_config(source=SOURCE, model={"path": str(fixed_size_model)}))
     with pytest.raises(ModelError, match="warm-up on 64x64 failed"):
         d.start()
 
@@ -121,7 +122,9 @@ def test_a_stop_during_a_reload_wins_and_no_ready_follows_stopping() -> None:
     import threading
 
     notes = _Recorder()
-    d = Daemon(local_config(source={**SOURCE, "height_px": 1024, "width_px": 1024}), notifier=notes)
+    d = Daemon.for_config(
+        local_config(source={**SOURCE, "height_px": 1024, "width_px": 1024}), notifier=notes
+    )
     d.start()
     result: list[bool] = []
     reload = threading.Thread(

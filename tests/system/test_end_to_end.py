@@ -18,7 +18,7 @@ def test_trained_exported_model_serves_frames_to_a_subscriber(tiny_export) -> No
         model={"path": str(tiny_export.int8)},
         publish={"status_interval_s": 0.05},
     )
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     daemon.start()
     got: list[FrameMessage] = []
     try:

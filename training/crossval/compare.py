@@ -13,13 +13,13 @@ differences of the challenger against every other row.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
+from edge.settings import read_toml
 from training.config import TrainConfig, load_train_config
 from training.crossval.folds import Fold, fixed_fold
 from training.crossval.score import fold_truth
@@ -70,10 +70,7 @@ def _rows(raw: dict[str, Any], base: Path) -> tuple[Row, ...]:
 
 
 def load_spec(path: Path) -> Spec:
-    try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(str(path), f"not a readable TOML spec ({exc})") from None
+    raw = read_toml(path)
     unknown = sorted(set(raw) - KEYS)
     if unknown:
         raise ConfigError(str(path), f"unknown spec field(s) {unknown}; known: {sorted(KEYS)}")

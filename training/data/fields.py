@@ -24,9 +24,16 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.infer.preprocess import Normalization, normalize
-from training.config import DataSection, TrainConfig
-from training.data.readers import DataError, ImagePair, load_pairs
-from training.data.readers.load import load_file_pair, simulated_pairs
+from training.config import (
+    DataSection,
+    FilesData,
+    FolderData,
+    FoldersData,
+    SimulatedData,
+    TrainConfig,
+)
+from training.data.readers.base import DataError, ImagePair
+from training.data.readers.load import load_file_pair, load_pairs, simulated_pairs
 from training.data.segment import Labels, segment_halfmax
 
 F32 = npt.NDArray[np.float32]
@@ -117,10 +124,9 @@ def experiment_of(origin: str, d: DataSection) -> str:
     a pattern nothing says which files share a setup."""
     if d.group_pattern is not None:
         return group_of(origin, d.group_pattern)
-    if d.source == "simulated":
+    if d.where is None:
         return "simulated"
-    where = d.input_path if d.source == "files" else d.path
-    return where.name if where is not None else origin.split("[")[0]
+    return d.where.name
 
 
 def to_fields(
@@ -198,7 +204,7 @@ def _split_groups(pairs: list[ImagePair], split: Split, d: DataSection) -> list[
     missing = sorted(n for n in named if not any(_selects(n, g) for g in groups))
     if missing:
         raise DataError(
-            str(d.path), f"no files of experiment(s) {missing}; found {sorted(set(groups))}"
+            str(d.where), f"no files of experiment(s) {missing}; found {sorted(set(groups))}"
         )
 
     def member(g: str, names: tuple[str, ...]) -> bool:
@@ -216,7 +222,7 @@ def _split_groups(pairs: list[ImagePair], split: Split, d: DataSection) -> list[
         train = [(p, g) for p, g in train if member(g, d.train_groups)]
     out = {"train": [p for p, _ in train], "val": val, "test": test or val}[split]
     if not out:
-        raise DataError(str(d.path), f"the {split} split is empty")
+        raise DataError(str(d.where), f"the {split} split is empty")
     return out
 
 
@@ -226,7 +232,8 @@ def split_pairs(pairs: list[ImagePair], split: Split, d: DataSection) -> list[Im
     if d.group_pattern is not None:
         return _split_groups(pairs, split, d)
     if len(pairs) == 1:
-        return [_split_columns(pairs[0], split, d.val_fraction, d.test_columns_from)]
+        test_from = d.test_columns_from if isinstance(d, FilesData) else None
+        return [_split_columns(pairs[0], split, d.val_fraction, test_from)]
     n_val = max(1, round(len(pairs) * d.val_fraction))
     return pairs[:-n_val] if split == "train" else pairs[-n_val:]
 
@@ -238,13 +245,14 @@ def load_real_pairs(d: DataSection) -> tuple[ImagePair, ...]:
 
 
 def _read_real_pairs(d: DataSection) -> list[ImagePair]:
-    if d.source == "files":
-        assert d.input_path is not None and d.target_path is not None  # validated recipe
+    if isinstance(d, FilesData):
         return [load_file_pair(d.input_path, d.target_path, d.input_planes, d.crop_px)]
-    assert d.path is not None  # the recipe validator guarantees it
-    return load_pairs(
-        d.source, d.path, (d.input_channel, d.target_channel), d.crop_px, d.mask_channel
-    )
+    if isinstance(d, FoldersData):
+        channels = (d.input_channel, d.target_channel)
+        return load_pairs(d.source, d.path, channels, d.crop_px, d.mask_channel)
+    if isinstance(d, FolderData):
+        return load_pairs(d.source, d.path, (d.input_channel, d.target_channel), d.crop_px)
+    raise DataError(str(d.source), "simulated data has no pairs to read")
 
 
 def build_fields(
@@ -254,7 +262,7 @@ def build_fields(
     the recipe's count for the split) of ``side_px`` (default: ``data.field_px``)."""
     d = cfg.data
     per_nucleus = cfg.loss.per_nucleus
-    if d.source == "simulated":
+    if isinstance(d, SimulatedData):
         n = n_simulated or (d.train_fields if split == "train" else d.val_fields)
         side = side_px or d.field_px
         sim = dataclasses.replace(cfg.simulation, height_px=side, width_px=side)

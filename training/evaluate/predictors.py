@@ -7,13 +7,13 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from edge.infer.model import SessionConfig, load_model
 from edge.infer.preprocess import as_planes, crop, pad_to_multiple
 from training.config import TrainConfig
 from training.evaluate.score import Predict
 from training.models.build import load_checkpoint
+from training.models.predict import predict_field
 
 
 def default_recipe_path() -> Path:
@@ -24,10 +24,7 @@ def torch_predictor(checkpoint: Path) -> tuple[Predict, TrainConfig]:
     model, cfg = load_checkpoint(checkpoint)
 
     def predict(qpi: np.ndarray) -> np.ndarray:
-        x, shape = pad_to_multiple(as_planes(qpi), model.stride_px)
-        with torch.no_grad():
-            out = model(torch.from_numpy(np.ascontiguousarray(x))[None])[0][0, 0].numpy()
-        return crop(out, shape)
+        return predict_field(model, qpi)[0]
 
     return predict, cfg
 

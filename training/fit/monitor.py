@@ -17,14 +17,14 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from edge.infer.preprocess import crop, pad_to_multiple
 from training.config import TrainConfig
 from training.data.fields import Fields
-from training.data.readers import DataError
+from training.data.readers.base import DataError
 from training.evaluate import plots
 from training.evaluate.metrics import pearson_r
 from training.fit.loss import total
 from training.fit.stages import Stage
+from training.models.predict import predict_field, stride_of
 
 F32 = npt.NDArray[np.float32]
 
@@ -40,17 +40,6 @@ def evaluating(model: nn.Module) -> Iterator[None]:
     finally:
         for m, t in was.items():
             m.train(t)
-
-
-def predict_field(model: nn.Module, qpi: F32, device: torch.device) -> tuple[F32, F32]:
-    """(dapi, sigma) for one normalised (planes, H, W) field of any size (padded, cropped)."""
-    stride = int(getattr(model, "stride_px", 1))
-    x, shape = pad_to_multiple(qpi, stride)
-    pred, sigma = model(torch.from_numpy(np.ascontiguousarray(x))[None].to(device))
-    return (
-        crop(pred[0, 0].float().cpu().numpy(), shape),
-        crop(sigma[0, 0].float().cpu().numpy(), shape),
-    )
 
 
 def val_score(model: nn.Module, val: Fields, device: torch.device) -> float:
@@ -82,7 +71,7 @@ def val_loss(
     The crop is the crop size, or less where a field is smaller (e.g. a narrow
     validation strip of one real image), rounded down to the model stride.
     """
-    stride = int(getattr(model, "stride_px", 1))
+    stride = stride_of(model)
     c = min(cfg.data.crop_px, *(min(a.shape) for a in val.dapi)) // stride * stride
     if c == 0:
         raise DataError("validation data", f"a field is smaller than the model stride {stride} px")
@@ -107,7 +96,7 @@ def figures(
 ) -> None:
     """``NAME-loss.png`` and ``NAME-samples.png`` (input | true | predicted | sigma)."""
     from edge.infer.card import MODALITY_NAMES
-    from training.models import AGLU
+    from training.models.aglu import AGLU
 
     plots.loss_curve(history, out_dir / f"{stage.name}-loss.png", f"stage {stage.name}")
     rows = []

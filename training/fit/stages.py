@@ -29,7 +29,7 @@ from torch import nn
 
 from training.config import LossSection
 from training.fit.loss import dapi_terms, pixel_loss
-from training.models import AGLU
+from training.models.aglu import AGLU
 from training.models.vae import Skips, kl_divergence, sample
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # qpi, dapi, mask

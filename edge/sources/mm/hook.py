@@ -25,7 +25,7 @@ import numpy.typing as npt
 from edge.config import EdgeConfig
 from edge.frames import Frame
 from edge.net.closing import Closing
-from edge.sources.ingest import IngestClient, IngestConfig, QueueSource
+from edge.sources.ingest import IngestClient, QueueSource
 from edge.sources.mm.convert import frame_from_mm
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def hook_to_daemon(endpoint: str = "tcp://127.0.0.1:5557", hwm: int = 4) -> Stai
     """Send frames to a daemon running ``[source] kind = "ingest"`` at ``endpoint``.
 
     With the daemon slow, stopped or crashed, frames are dropped (``hook.target.dropped``)."""
-    client = IngestClient(IngestConfig(endpoint, hwm))
+    client = IngestClient(endpoint, hwm)
     hook = StainHook(client.send, client.close, copy=False)  # send copies the bytes out
     hook.target = client
     return hook

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from edge.frames import Frame, pixel_size_or_none
+from edge.sources import FrameSource
 from edge.sources.ingest import QueueSource
 
 logger = logging.getLogger(__name__)
 
 
-class PymmcorePlusSource:
+class PymmcorePlusSource(FrameSource):
     name = "pymmcore-plus"
 
     def __init__(self, core: Any, capacity: int = 4) -> None:

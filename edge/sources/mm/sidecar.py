@@ -25,17 +25,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from edge.frames import Frame
+from edge.sources import FrameSource, SourceSection
 from edge.sources.mm.convert import frame_from_mm
 from edge.stats import RateLimitedLog
-
-if TYPE_CHECKING:
-    from edge.config import SourceSection
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +173,21 @@ class SidecarConfig:
     stable_s: float = 10.0  # connected this long: the next loss starts the back-off over
 
 
-class SidecarSource:
+class SidecarSection(SourceSection):
+    """``[source] kind = "mm-sidecar"``: follow the Micro-Manager GUI beside it."""
+
+    kind: Literal["mm-sidecar"] = "mm-sidecar"
+    mm_port: int = Field(4827, ge=1, le=65535)  # the pycro-manager server port
+
+    def build(self) -> SidecarSource:
+        port = self.mm_port
+        return SidecarSource(lambda: JavaCoreReader(port), SidecarConfig())
+
+
+Section = SidecarSection
+
+
+class SidecarSource(FrameSource):
     name = "mm-sidecar"
 
     def __init__(self, connect: Callable[[], CoreReader], cfg: SidecarConfig) -> None:
@@ -303,8 +316,3 @@ class SnapTracker:
         self._digest = digest
         self.count += 1
         return image
-
-
-def from_config(cfg: SourceSection) -> SidecarSource:
-    port = cfg.mm_port
-    return SidecarSource(lambda: JavaCoreReader(port), SidecarConfig())

@@ -18,7 +18,7 @@ from tests.files import write_ndtiff
 
 
 def _replay(path: Path, channel: str | None = None) -> list[Frame]:
-    src = ReplaySource(ReplaySourceConfig(path, fps=1000, channel=channel))
+    src = ReplaySource(ReplaySourceConfig(path=path, fps=1000, channel=channel))
     return list(src.frames(threading.Event()))
 
 
@@ -85,7 +85,7 @@ def test_missing_path_is_named(tmp_path: Path) -> None:
 
 def test_watcher_streams_new_files_and_skips_bad_ones(tmp_path: Path) -> None:
     tifffile.imwrite(tmp_path / "old.tif", np.zeros((16, 16), np.uint16))  # before start: ignored
-    src = WatchSource(WatchSourceConfig(tmp_path, poll_s=0.05, max_frames=3))
+    src = WatchSource(WatchSourceConfig(path=tmp_path, poll_s=0.05, max_frames=3))
     got: list[Frame] = []
     stop = threading.Event()
     thread = threading.Thread(target=lambda: got.extend(f for f in src.frames(stop) if f))
@@ -112,4 +112,4 @@ def test_watcher_streams_new_files_and_skips_bad_ones(tmp_path: Path) -> None:
 
 def test_watch_needs_a_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is not a folder to watch"):
-        WatchSource(WatchSourceConfig(tmp_path / "nope"))
+        WatchSource(WatchSourceConfig(path=tmp_path / "nope"))

@@ -38,7 +38,7 @@ def keys(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def daemon(keys: dict[str, Path]) -> Iterator[Daemon]:
-    d = Daemon(
+    d = Daemon.for_config(
         local_config(
             source={"height_px": 64, "width_px": 64, "fps": 20},
             # Beyond loopback: allowed only because CURVE keys are set.
@@ -107,7 +107,7 @@ def test_public_key_in_place_of_secret_is_named(keys: dict[str, Path]) -> None:
         }
     )
     with pytest.raises(ConfigError, match="has no secret key"):
-        Daemon(cfg).start()
+        Daemon.for_config(cfg).start()
 
 
 def _subscribe(*args: str) -> subprocess.CompletedProcess[str]:

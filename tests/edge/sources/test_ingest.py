@@ -18,7 +18,7 @@ from edge.sources.ingest import IngestClient, IngestConfig, IngestSource
 
 @pytest.fixture
 def source() -> Iterator[IngestSource]:
-    src = IngestSource(IngestConfig("tcp://127.0.0.1:0"))
+    src = IngestSource(IngestConfig(endpoint="tcp://127.0.0.1:0"))
     yield src
     src.close()
 
@@ -64,7 +64,7 @@ def test_one_hostile_message_costs_one_rejection_and_nothing_else(source: Ingest
     push = zmq.Context.instance().socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 0)
     push.connect(source.endpoint)
-    client = IngestClient(IngestConfig(source.endpoint))
+    client = IngestClient(source.endpoint)
     try:
         for parts in HOSTILE:
             push.send_multipart(parts)
@@ -95,7 +95,7 @@ def test_pixel_size_beyond_float_range_is_unknown() -> None:
 def test_frames_still_in_the_socket_at_stop_are_counted(source: IngestSource) -> None:
     """The hook counts them as sent; the daemon used to never see them. Now the final
     status says how many were unread (source.unread_at_stop)."""
-    client = IngestClient(IngestConfig(source.endpoint))
+    client = IngestClient(source.endpoint)
     try:
         deadline = time.monotonic() + 5
         while not client.send(Frame(0, np.zeros((4, 4), np.uint16), 1)):  # until connected
@@ -121,7 +121,7 @@ def test_an_ipc_ingest_socket_is_owner_only_by_default(tmp_path: Path) -> None:
     from edge.errors import ConfigError
 
     path = tmp_path / "ingest.sock"
-    src = IngestSource(IngestConfig(f"ipc://{path}"))
+    src = IngestSource(IngestConfig(endpoint=f"ipc://{path}"))
     try:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:

@@ -28,7 +28,7 @@ def stack(tmp_path: Path) -> tuple[Path, np.ndarray]:
 
 def test_planes_in_file_order_with_axes(stack: tuple[Path, np.ndarray]) -> None:
     path, data = stack
-    frames = list(ReplaySource(ReplaySourceConfig(path, fps=1000)).frames(threading.Event()))
+    frames = list(ReplaySource(ReplaySourceConfig(path=path, fps=1000)).frames(threading.Event()))
     assert len(frames) == 6
     assert frames[3].axes == {"T": 1, "Z": 1}
     np.testing.assert_array_equal(frames[3].image, data[1, 1])
@@ -36,7 +36,7 @@ def test_planes_in_file_order_with_axes(stack: tuple[Path, np.ndarray]) -> None:
 
 def test_loop_and_max_frames(stack: tuple[Path, np.ndarray]) -> None:
     path, data = stack
-    src = ReplaySource(ReplaySourceConfig(path, fps=1000, loop=True, max_frames=8))
+    src = ReplaySource(ReplaySourceConfig(path=path, fps=1000, loop=True, max_frames=8))
     frames = list(src.frames(threading.Event()))
     assert len(frames) == 8 and frames[7].axes == {"T": 0, "Z": 1}
     np.testing.assert_array_equal(frames[7].image, data[0, 1])
@@ -46,7 +46,7 @@ def test_bad_file_is_one_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "broken.tif"
     bad.write_bytes(b"II*\x00not a tiff")
     with pytest.raises(ConfigError, match=r"broken\.tif: (not a readable TIFF|no image series)"):
-        ReplaySource(ReplaySourceConfig(bad))
+        ReplaySource(ReplaySourceConfig(path=bad))
     with pytest.raises(ConfigError, match=r"source\.path"):
         parse_config({"source": {"kind": "replay"}}, "edge.toml")
 
@@ -56,7 +56,7 @@ def test_daemon_replays_a_stack_to_a_subscriber(stack: tuple[Path, np.ndarray]) 
     cfg = local_config(
         source={"kind": "replay", "path": str(path), "fps": 20, "loop": True, "pixel_size_um": 0.3}
     )
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     daemon.start()
     try:
         with Subscriber(daemon.endpoint, topics=(b"frame",)) as sub:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from edge.frames import Frame
+from edge.sources import FrameSource
 from edge.sources.zstack import PlaneStacker, StackingSource
 
 
@@ -63,7 +64,7 @@ def test_single_plane_models_need_no_stacker() -> None:
         PlaneStacker(1)
 
 
-class _Planes:
+class _Planes(FrameSource):
     name = "planes"
 
     def __init__(self, frames: list[Frame | None]) -> None:
@@ -103,7 +104,7 @@ def test_daemon_stacks_a_replayed_z_series_for_a_multi_plane_model(
         source={"kind": "replay", "path": str(path), "fps": 30, "loop": True},
         model={"path": str(tiny_stack_export.fp32)},
     )
-    daemon = Daemon(cfg)
+    daemon = Daemon.for_config(cfg)
     daemon.start()
     try:
         with Subscriber(daemon.endpoint, topics=(b"frame",)) as sub:

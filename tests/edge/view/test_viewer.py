@@ -67,7 +67,7 @@ def _render(viewer: Any) -> None:
 def test_live_frames_render_as_published(napari_viewer: Any) -> None:
     """Frames from a real daemon are shown; the rendered DAPI layer equals the published
     prediction up to the display's 8-bit colormap (Pearson r > 0.999 over all pixels)."""
-    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 96, "fps": 20}))
+    daemon = Daemon.for_config(local_config(source={"height_px": 64, "width_px": 96, "fps": 20}))
     daemon.start()
     live = LiveViewer(napari_viewer)
     try:
@@ -97,7 +97,7 @@ def test_live_frames_render_as_published(napari_viewer: Any) -> None:
 def test_view_cli_shows_frames_then_saves_a_screenshot(x_display: str, tmp_path: Path) -> None:
     """`aglu-edge view --frames 3 --screenshot` against a real daemon, in its own process."""
     pytest.importorskip("napari", reason="needs the view extra: pip install 'aglu[view]'")
-    daemon = Daemon(local_config(source={"height_px": 64, "width_px": 96, "fps": 20}))
+    daemon = Daemon.for_config(local_config(source={"height_px": 64, "width_px": 96, "fps": 20}))
     daemon.start()
     try:
         r = subprocess.run(

@@ -7,7 +7,7 @@ import tifffile
 from training.config import AugmentSection, parse_train_config
 from training.data.augment import random_batch
 from training.data.fields import Fields, build_fields, weight_map
-from training.data.readers import DataError
+from training.data.readers.base import DataError
 from training.data.segment import otsu_threshold
 
 NO_DRIFT = AugmentSection(

@@ -9,7 +9,8 @@ import pytest
 import tifffile
 
 from tests.files import write_ndtiff
-from training.data.readers import DataError, load_pairs
+from training.data.readers.base import DataError
+from training.data.readers.load import load_pairs
 
 CH = ("QPI", "DAPI")
 

@@ -2,7 +2,7 @@ import torch
 
 from training.config import LossSection
 from training.fit.stages import STAGES
-from training.models import AGLU
+from training.models.aglu import AGLU
 
 
 def _batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -56,7 +56,8 @@ def test_shipped_recipe_parses() -> None:
     [
         ({"loss": {"nucleus_weight": 0.5}}, r"loss\.nucleus_weight"),
         ({"simulation": {"faint_fraction": 3}}, r"simulation"),
-        ({"data": {"source": "tiff"}}, r"needs data\.path"),
+        ({"data": {"source": "tiff"}}, r"data\.path': Field required"),
+        ({"data": {"source": "tiff", "path": "x", "input_planes": [0, 2]}}, r"input_planes"),
         ({"data": {"crop_px": 100}}, r"multiple of 32"),
         ({"stagez": {}}, r"stagez"),
     ],

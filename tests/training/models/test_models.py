@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from training.models import AGLU
+from training.models.aglu import AGLU
 from training.models.blocks import AttentionGate
 
 

@@ -1,6 +1,5 @@
-"""Paired QPI/DAPI data: loaders per format behind one entry point, ``load_pairs``."""
+"""Paired label-free/nuclear data: loaders per format behind one entry point.
 
-from training.data.readers.base import DataError, ImagePair
-from training.data.readers.load import load_pairs
-
-__all__ = ["DataError", "ImagePair", "load_pairs"]
+- ``base``: ``ImagePair`` and ``DataError``; ``load``: ``load_pairs`` (by source kind)
+- ``folders``, ``tiff``, ``omezarr``, ``ndtiff``: the formats
+"""

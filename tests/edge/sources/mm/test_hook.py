@@ -92,7 +92,7 @@ def test_in_process_hook_every_frame_arrives_with_its_axes(mm_core: Any, tmp_pat
 
 
 def test_hook_to_daemon_over_ingest(mm_core: Any, tmp_path: Path) -> None:
-    daemon = Daemon(
+    daemon = Daemon.for_config(
         local_config(
             source={"kind": "ingest", "endpoint": "tcp://127.0.0.1:0"}, queue={"capacity": 64}
         )
@@ -133,7 +133,9 @@ def test_saved_data_is_bit_identical_whatever_the_daemon_does(
         stalled.setsockopt(zmq.RCVHWM, 1)
         endpoint = f"tcp://127.0.0.1:{stalled.bind_to_random_port('tcp://127.0.0.1')}"
     else:
-        daemon = Daemon(local_config(source={"kind": "ingest", "endpoint": "tcp://127.0.0.1:0"}))
+        daemon = Daemon.for_config(
+            local_config(source={"kind": "ingest", "endpoint": "tcp://127.0.0.1:0"})
+        )
         daemon.start()
         endpoint = daemon.source.endpoint
         threading.Timer(0.05, daemon.stop).start()
@@ -202,7 +204,7 @@ def test_saved_data_is_identical_with_the_daemon_killed_and_restarted_mid_acquis
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     cfg = local_config(source={"kind": "ingest", "endpoint": f"tcp://127.0.0.1:{port}"})
-    daemons = [Daemon(cfg)]
+    daemons = [Daemon.for_config(cfg)]
     daemons[0].start()
 
     def restart() -> None:
@@ -212,7 +214,7 @@ def test_saved_data_is_identical_with_the_daemon_killed_and_restarted_mid_acquis
         time.sleep(0.3)  # the hook keeps sending into nothing meanwhile
         for _ in range(50):  # libzmq releases the port asynchronously, as after a crash
             try:
-                d = Daemon(cfg)
+                d = Daemon.for_config(cfg)
                 d.start()
             except BindError:
                 time.sleep(0.1)
