@@ -139,3 +139,16 @@ def service(cfg: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], socket.so
         text=True,
     )
     return proc, notify
+
+
+class NotifyRecorder:
+    """A Notifier that keeps what the daemon tells systemd."""
+
+    def __init__(self) -> None:
+        self.fields: list[str] = []
+
+    def notify(self, *fields: str) -> None:
+        self.fields += fields
+
+    def watchdog(self) -> None:
+        pass

@@ -15,7 +15,7 @@ from edge.errors import ConfigError, ModelError
 from edge.lifecycle import State
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
-from tests.edge.helpers import GatedSource, local_config
+from tests.edge.helpers import GatedSource, NotifyRecorder, local_config
 
 SOURCE = {"height_px": 64, "width_px": 64, "fps": 40}
 
@@ -109,19 +109,8 @@ def test_non_finite_outputs_on_a_valid_frame_are_an_inference_error(nan_model: P
         stainer.stain(np.ones((64, 64), np.float32))
 
 
-class _Recorder:
-    def __init__(self) -> None:
-        self.fields: list[str] = []
-
-    def notify(self, *fields: str) -> None:
-        self.fields += fields
-
-    def watchdog(self) -> None:
-        pass
-
-
 def test_a_reload_asked_after_stop_never_starts() -> None:
-    notes = _Recorder()
+    notes = NotifyRecorder()
     d = Daemon.for_config(local_config(source=SOURCE), notifier=notes)
     d.start()
     d.stop()

@@ -14,7 +14,7 @@ from edge.infer.model import default_model_path
 from edge.lifecycle import State
 from edge.net.client import Subscriber
 from edge.net.wire import FrameMessage
-from tests.edge.helpers import local_config
+from tests.edge.helpers import NotifyRecorder, local_config
 
 SOURCE = {"height_px": 64, "width_px": 64, "fps": 40}
 
@@ -103,25 +103,12 @@ def test_a_model_that_fails_warm_up_is_one_line_at_start(fixed_size_model: Path)
         d.start()
 
 
-class _Recorder:
-    """A Notifier that keeps what the daemon tells systemd."""
-
-    def __init__(self) -> None:
-        self.fields: list[str] = []
-
-    def notify(self, *fields: str) -> None:
-        self.fields += fields
-
-    def watchdog(self) -> None:
-        pass
-
-
 def test_a_stop_during_a_reload_wins_and_no_ready_follows_stopping() -> None:
     """Issue 14: SIGTERM during a reload waited for the model load and two warm-ups, then
     the reload announced READY=1 after STOPPING=1."""
     import threading
 
-    notes = _Recorder()
+    notes = NotifyRecorder()
     d = Daemon.for_config(
         local_config(source={**SOURCE, "height_px": 1024, "width_px": 1024}), notifier=notes
     )
