@@ -21,10 +21,12 @@ from edge.config import EdgeConfig, load_config
 from edge.daemon import Daemon
 from edge.errors import AgluError
 from edge.io.sinks import open_sink
+from edge.io.stain_cli import stain
 from edge.net.client import Subscriber
 from edge.net.control import request
 from edge.net.security import CurveClientConfig, create_keypair
 from edge.notify import notifier_from_env
+from edge.soak.cli import soak
 from edge.view.printer import receive
 
 logger = logging.getLogger("edge")
@@ -347,43 +349,6 @@ def bench(
             )
 
 
-@main.command()
-@click.option("--frames", default=100_000, show_default=True)
-@click.option("--size", "size_px", default=256, show_default=True, help="Frame side in px.")
-@click.option("--reload-every", default=1_000, show_default=True, help="Frames between reloads.")
-@click.option("--kill-every", default=1_000, show_default=True, help="Frames between crashes.")
-@click.option(
-    "--hostile",
-    is_flag=True,
-    help="Frames through the ingest socket with one bad frame or message after every 10 good, "
-    "every other reload a NaN model, and the sidecar on a Micro-Manager port that flaps "
-    "(needs onnx: the export extra).",
-)
-def soak(frames: int, size_px: int, reload_every: int, kill_every: int, hostile: bool) -> None:
-    """FRAMES through the daemon with a fast, a slow and a crashing subscriber and periodic
-    reloads; RSS, fds and threads at start, middle and end. Exit 1 on a leak or counters
-    that do not add up (RSS growth over 5% middle -> end, more fds or threads at the end),
-    and with --hostile if the daemon stopped, took a NaN model or let stale connects pile up."""
-    from edge.soak.run import SoakConfig, run_soak
-
-    cfg = SoakConfig(frames, size_px, reload_every, kill_every, hostile=hostile)
-    with click.progressbar(length=frames, label="soak", file=sys.stderr) as bar:
-        done = [0]
-
-        def advance(n: int) -> None:
-            bar.update(max(0, min(n, frames) - done[0]))
-            done[0] = max(done[0], min(n, frames))
-
-        result = run_soak(cfg, advance)
-    for line in result.lines():
-        click.echo(line)
-    problems = result.problems()
-    if problems:
-        click.echo(f"soak: FAILED ({'; '.join(problems)})", err=True)
-        sys.exit(1)
-    click.echo("soak: passed")
-
-
 @main.command("bench-hook")
 @click.option("--size", "size_px", default=2048, show_default=True, help="Frame side in px.")
 @click.option("--calls", default=200, show_default=True)
@@ -395,6 +360,9 @@ def bench_hook(size_px: int, calls: int) -> None:
     for r in run(size_px, calls):
         click.echo(f"{r.target:<16}{r.calls:>7}{r.p50_ms:>9.2f}{r.p95_ms:>9.2f}")
 
+
+main.add_command(stain)
+main.add_command(soak)
 
 if __name__ == "__main__":
     main()

@@ -184,6 +184,41 @@ class NDTiffReader:
         self._ds.close()
 
 
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+
+
+class ImageFolderReader:
+    """A folder of single 2-D images (TIFF or PNG), one plane each, in name order; the
+    file's stem is its ``file`` coordinate. (A folder with ``NDTiff.index`` is NDTiff.)"""
+
+    def __init__(self, path: Path, channel: str | None) -> None:
+        if channel is not None:
+            raise _bad(path, "a folder of images has no channels; drop the channel")
+        self._files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self._files:
+            raise _bad(path, f"holds no images ({', '.join(IMAGE_SUFFIXES)}) and no dataset")
+        self.planes: list[Coords] = [{"file": f.name} for f in self._files]
+        first = self.read(self.planes[0])
+        self.frame_shape_px = (int(first.shape[-2]), int(first.shape[-1]))
+
+    def read(self, coords: Coords) -> npt.NDArray[Any]:
+        path = next(f for f in self._files if f.name == coords["file"])
+        try:
+            if path.suffix.lower() == ".png":
+                from PIL import Image
+
+                with Image.open(path) as img:
+                    return np.asarray(img)
+            import tifffile
+
+            return np.squeeze(np.asarray(tifffile.imread(path)))
+        except (OSError, ValueError) as exc:
+            raise _bad(path, f"not a readable image ({exc})") from None
+
+    def close(self) -> None:
+        pass
+
+
 def plane_frame(
     reader: PlaneReader,
     plane: int,
@@ -205,11 +240,16 @@ def plane_frame(
 
 
 def open_reader(path: Path, channel: str | None = None) -> PlaneReader:
-    """The reader for ``path``: a *.zarr folder, an NDTiff folder, or a TIFF file."""
+    """The reader for ``path``: a *.zarr folder, an NDTiff folder, a folder of TIFF/PNG
+    images, or a TIFF file."""
     if not path.exists():
         raise _bad(path, "does not exist")
     if path.is_dir():
         if path.suffix == ".zarr" or (path / "zarr.json").exists() or (path / ".zattrs").exists():
             return OmeZarrReader(path, channel)
-        return NDTiffReader(path, channel)
+        if (path / "NDTiff.index").exists() or not any(
+            p.suffix.lower() in IMAGE_SUFFIXES for p in path.iterdir()
+        ):
+            return NDTiffReader(path, channel)
+        return ImageFolderReader(path, channel)
     return TiffReader(path, channel)

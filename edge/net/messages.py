@@ -53,6 +53,15 @@ def encode_output(
 def frame_message(
     sf: StainedFrame, model: LoadedModel, publish_input: bool, encoding: str = "float32"
 ) -> list[Part]:
+    """The wire message of a stained frame (``edge.net.wire``)."""
+    return encode_frame(*frame_contents(sf, model, publish_input, encoding))
+
+
+def frame_contents(
+    sf: StainedFrame, model: LoadedModel, publish_input: bool, encoding: str = "float32"
+) -> tuple[FrameFields, dict[str, npt.NDArray[Any]], dict[str, tuple[float, float]]]:
+    """A stained frame's header fields, channels and quantised (scale, offset) per channel:
+    what the daemon publishes and what ``aglu-edge stain`` saves."""
     f = sf.frame
     arrays: dict[str, npt.NDArray[Any]] = {}
     if publish_input:
@@ -82,7 +91,7 @@ def frame_message(
     }
     if publish_input and f.image.ndim == 3:
         header["input_plane"] = {"index": f.image.shape[0] // 2, "of": f.image.shape[0]}
-    return encode_frame(header, arrays, quantised)
+    return header, arrays, quantised
 
 
 def status_document(

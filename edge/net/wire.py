@@ -64,6 +64,17 @@ def encode_frame(
     little-endian, of a supported dtype, and not modified afterwards.
     ``quantised`` gives (scale, offset) of the channels that are quantised floats.
     """
+    full = frame_header(header, arrays, quantised)
+    return [TOPIC_FRAME, json.dumps(full).encode(), *arrays.values()]
+
+
+def frame_header(
+    header: FrameFields,
+    arrays: dict[str, npt.NDArray[Any]],
+    quantised: dict[str, tuple[float, float]] | None = None,
+) -> FrameHeader:
+    """The full header of a frame message of ``arrays`` (``format``, ``version`` and one
+    ``channels`` entry per array added); WireError for an array the wire cannot carry."""
     channels = []
     for name, arr in arrays.items():
         if arr.dtype.name not in DTYPES or arr.dtype.byteorder == ">":
@@ -74,13 +85,7 @@ def encode_frame(
         if quantised and name in quantised:
             entry["scale"], entry["offset"] = quantised[name]
         channels.append(entry)
-    full: FrameHeader = {
-        **header,
-        "format": FRAME_FORMAT,
-        "version": VERSION,
-        "channels": channels,
-    }
-    return [TOPIC_FRAME, json.dumps(full).encode(), *arrays.values()]
+    return {**header, "format": FRAME_FORMAT, "version": VERSION, "channels": channels}
 
 
 def encode_status(header: StatusFields) -> list[Part]:
