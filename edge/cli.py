@@ -196,12 +196,30 @@ def keys(directory: Path, name: str) -> None:
 
 
 @main.command()
-@click.argument("command", type=click.Choice(["status", "ping"]))
+@click.argument("command", type=click.Choice(["status", "ping", "load"]))
+@click.argument("model", required=False)
+@click.option("--precision", type=click.Choice(["int8", "fp32"]), default=None)
 @click.option("--control", default="tcp://127.0.0.1:5556", show_default=True)
-@click.option("--timeout-s", default=2.0, show_default=True)
-def ctl(command: str, control: str, timeout_s: float) -> None:
-    """Ask a running daemon over its control socket; exit 2 if it does not answer."""
-    reply = request(control, command, timeout_s)
+@click.option("--timeout-s", default=None, type=float, help="Default: 2 s (load: 120 s).")
+def ctl(
+    command: str, model: str | None, precision: str | None, control: str, timeout_s: float | None
+) -> None:
+    """Ask a running daemon over its control socket; exit 2 if it does not answer.
+
+    `ctl load MODEL` swaps its model for MODEL (an .onnx file or a shipped model's name)
+    as SIGHUP does: checked and warmed up first, the old model serving until then and on
+    any failure. The daemon must allow it ([control] allow_load = true)."""
+    if (command == "load") != (model is not None):
+        raise click.UsageError("MODEL goes with load, and only with load")
+    args = (
+        {}
+        if model is None
+        else {"model": str(Path(model).resolve()) if Path(model).exists() else model}
+    )
+    if precision is not None:
+        args["precision"] = precision
+    wait_s = timeout_s if timeout_s is not None else (120.0 if command == "load" else 2.0)
+    reply = request(control, command, wait_s, **args)
     click.echo(json.dumps(reply, indent=2))
 
 

@@ -10,16 +10,16 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from edge.errors import ConfigError
+from edge.errors import ConfigError, LoadRefused
 from edge.infer.model import SessionConfig, shipped_model_path
 from edge.net.control import ControlConfig
 from edge.net.endpoints import IPC_MODE, check_endpoint, check_ipc_mode, is_local_endpoint
 from edge.net.publisher import PublisherConfig, check_publish_endpoint
 from edge.net.security import CurveServerConfig
 from edge.settings import Section as _Section
-from edge.settings import read_toml, validate
+from edge.settings import first_error, read_toml, validate
 from edge.sources import SOURCE_MODULES, SourceSection, section_types
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,24 @@ class ModelSection(_Section):
             shipped_model_path(self.name, self.precision)  # a ConfigError naming the field
         return self
 
+    def loading(self, target: str, precision: str | None = None) -> ModelSection:
+        """This section with the model ``target`` (an .onnx file, or a shipped model's
+        name) and ``precision``; LoadRefused naming what is wrong."""
+        path = Path(target)
+        update: dict[str, Any] = (
+            {"path": path}
+            if path.suffix == ".onnx" or path.exists()
+            else {"name": target, "path": None}
+        )
+        if precision is not None:
+            update["precision"] = precision
+        try:
+            return ModelSection.model_validate({**self.model_dump(), **update})
+        except ValidationError as exc:
+            raise LoadRefused(str(first_error(exc, "load"))) from None
+        except ConfigError as exc:  # an unknown shipped name
+            raise LoadRefused(str(exc)) from None
+
     def model_path(self) -> Path:
         """``path``, or the shipped model ``name`` in ``precision``."""
         return self.path or shipped_model_path(self.name, self.precision)
@@ -95,6 +113,8 @@ class PublishSection(_Section):
 class ControlSection(_Section):
     endpoint: str = "tcp://127.0.0.1:5556"  # "": none; loopback or ipc only; port 0: random
     ipc_mode: int = IPC_MODE  # ipc://: who may connect (0o600 owner only, 0o660 group)
+    # `aglu-edge ctl load`: swap the model over the socket. Off: the socket is read-only.
+    allow_load: bool = False
 
     def control(self) -> ControlConfig:
         return ControlConfig(self.endpoint, self.ipc_mode)
@@ -133,6 +153,13 @@ class EdgeConfig(_Section):
         if isinstance(value, dict) and "kind" not in value:
             return {"kind": "simulated", **value}
         return value
+
+    def for_load(self, target: str, precision: str | None = None) -> EdgeConfig:
+        """This config with the model ``aglu-edge ctl load`` asks for; LoadRefused if
+        loading over the control socket is off, or the model is unknown."""
+        if not self.control.allow_load:
+            raise LoadRefused("load is off: set [control] allow_load = true")
+        return self.model_copy(update={"model": self.model.loading(target, precision)})
 
     def reloaded_with(self, new: EdgeConfig) -> EdgeConfig:
         """This config with what a reload applies taken from ``new`` (the rest is logged:

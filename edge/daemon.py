@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 from edge.config import EdgeConfig
-from edge.errors import AgluError, FrameError, ModelError
+from edge.errors import AgluError, FrameError, LoadRefused
 from edge.frame_queue import LatestWinsQueue
 from edge.frames import Frame, StainedFrame
 from edge.infer.model import LoadedModel
@@ -56,6 +56,7 @@ class Daemon:
         self.overlap_quality = False
         self.reloads = {"ok": 0, "failed": 0}
         self.failure: BaseException | None = None
+        self.last_reload_error = ""  # why the last failed reload failed
         self._notifier = notifier or NullNotifier()
         self._queue: LatestWinsQueue[tuple[Frame, int]] = LatestWinsQueue(cfg.queue.capacity)
         self._stop = threading.Event()
@@ -103,9 +104,8 @@ class Daemon:
         return self.active.stainer
 
     def check(self) -> Active:
-        """Everything start() validates except binding: config, CURVE keys, source, model,
-        warm-up, and that the source's frames fit the model's input planes. The source is
-        closed afterwards."""
+        """What start() validates but binding: CURVE keys, source, model, warm-up, that
+        the source's frames fit the model's planes. The source is closed afterwards."""
         curve = self.cfg.publish.curve()
         if curve is not None:
             curve.keys()  # run would refuse unusable key files: so does check
@@ -192,20 +192,15 @@ class Daemon:
         old one serving) on any failure or a stop."""
         why: str | None = None
         try:
-            active = load_active(merged, self.running.shape_px, self._track_loading)
-            planes = (active.model.card.input_planes, self.model.card.input_planes)
-            if planes[0] != planes[1]:
-                raise ModelError(
-                    active.model.path,
-                    f"takes {planes[0]} input planes, the running model {planes[1]}: "
-                    "that change needs a restart",
-                )
+            planes = self.model.card.input_planes  # a change of planes needs a restart
+            active = load_active(merged, self.running.shape_px, self._track_loading, planes)
         except Exception as exc:  # a bad model of any kind leaves the old one serving
             # Only text leaves this block: the exception's frames hold the refused session.
             why = str(exc) if isinstance(exc, AgluError) else f"{type(exc).__name__}: {exc}"
         finally:
             self._track_loading(None)
         if why is not None:
+            self.last_reload_error = why
             release_freed_memory()  # the refused session's arena (RSS stays flat)
             if self._stop.is_set():
                 logger.info("reload abandoned: the daemon is stopping")
@@ -279,10 +274,22 @@ class Daemon:
             self.distribution.counts(),
         )
 
-    def _on_control(self, command: str) -> dict[str, Any]:
+    def _on_control(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         if command == "ping":
             return {"state": self.state.value, "t_ns": time.time_ns()}
+        if command == "load":
+            return self._load(str(args["model"]), args.get("precision"))
         return dict(self.status())
+
+    def _load(self, target: str, precision: str | None) -> dict[str, Any]:
+        """``aglu-edge ctl load``: the model ``target`` (a file, or a shipped model's name)
+        swapped in as a reload does (checked and warmed up first; on any failure the
+        running model keeps serving and LoadRefused says why)."""
+        if not self.reload(self.cfg.for_load(target, precision)):
+            raise LoadRefused(
+                f"not loaded; {self.model.card.name} keeps serving: {self.last_reload_error}"
+            )
+        return {"model": dict(model_info(self.model)), "reloads": dict(self.reloads)}
 
     def _source_loop(self) -> None:
         try:

@@ -43,6 +43,11 @@ class BindError(AgluError):
         super().__init__(f"cannot bind {endpoint}: {message}")
 
 
+class LoadRefused(AgluError):
+    """A model load asked over the control socket was not done (off, or the model failed
+    its checks: the running model keeps serving)."""
+
+
 class InferenceError(AgluError):
     """The model failed on a frame that passed validation (an onnxruntime error, or
     outputs that are not finite): the model's fault, not the input's."""

@@ -48,11 +48,19 @@ def load_active(
     cfg: EdgeConfig,
     shape_px: tuple[int, int],
     on_stainer: Callable[[Stainer], None] | None = None,
+    planes: int | None = None,
 ) -> Active:
     """Load and warm up the model of ``cfg``: AgluError if it cannot serve.
-    ``on_stainer`` gets the new stainer before its warm-up (so a stop can cancel it)."""
+    ``on_stainer`` gets the new stainer before its warm-up (so a stop can cancel it);
+    ``planes``: the input planes it must take (a reload cannot change them)."""
     path = cfg.model.model_path()
     model = load_model(path, cfg.model.session())
+    if planes is not None and model.card.input_planes != planes:
+        raise ModelError(
+            str(path),
+            f"takes {model.card.input_planes} input planes, the running model {planes}: "
+            "that change needs a restart",
+        )
     try:
         meter = meter_for(model.card) if cfg.model.quality else None
     except ValueError as exc:

@@ -1,6 +1,9 @@
-"""The control socket: a REP socket on loopback/ipc answering ``ping`` and ``status``.
+"""The control socket: a REP socket on loopback/ipc answering ``ping``, ``status`` and
+``load``.
 
-Request: one frame of UTF-8 JSON ``{"command": "ping" | "status"}``.
+Request: one frame of UTF-8 JSON ``{"command": "ping" | "status"}``, or
+``{"command": "load", "model": NAME_OR_PATH, "precision": "int8" | "fp32"}`` (swap the
+serving model, as SIGHUP does; refused unless ``[control] allow_load``).
 Reply: one frame of UTF-8 JSON ``{"format": "aglu-control", "version": 1, "ok": ...}``;
 a malformed request gets ``ok: false`` and an ``error`` naming what was wrong,
 and the socket keeps serving. Only loopback TCP or ipc binds are accepted: the
@@ -26,10 +29,10 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "aglu-control"
 VERSION = 1
-COMMANDS = ("ping", "status")
+COMMANDS = ("ping", "status", "load")
 MAX_REQUEST_BYTES = 4096
 
-Handler = Callable[[str], dict[str, Any]]
+Handler = Callable[[str, dict[str, Any]], dict[str, Any]]  # (command, its arguments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +45,8 @@ def _reply(ok: bool, **fields: Any) -> bytes:
     return json.dumps({"format": FORMAT, "version": VERSION, "ok": ok, **fields}).encode()
 
 
-def parse_request(parts: list[bytes]) -> str:
-    """The command of one request; raises ValueError naming what is wrong."""
+def parse_request(parts: list[bytes]) -> tuple[str, dict[str, Any]]:
+    """The command of one request and its arguments; ValueError naming what is wrong."""
     if len(parts) != 1:
         raise ValueError(f"request has {len(parts)} parts, expected 1")
     if len(parts[0]) > MAX_REQUEST_BYTES:
@@ -57,7 +60,14 @@ def parse_request(parts: list[bytes]) -> str:
     command = req.get("command") if isinstance(req, dict) else None
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
-    return str(command)
+    assert isinstance(req, dict)
+    args = {k: v for k, v in req.items() if k != "command"}
+    if command == "load":
+        if not isinstance(args.get("model"), str) or not args["model"]:
+            raise ValueError('load needs "model": a shipped model\'s name or a file path')
+        if args.get("precision", "int8") not in ("int8", "fp32"):
+            raise ValueError(f"precision {args.get('precision')!r}: int8 or fp32")
+    return str(command), args
 
 
 class ControlServer:
@@ -91,7 +101,7 @@ class ControlServer:
     def _answer(self, parts: list[bytes]) -> bytes:
         """Always a reply: a REP socket that skips one never answers again."""
         try:
-            command = parse_request(parts)
+            command, args = parse_request(parts)
         except ValueError as exc:
             self._malformed_log.log("control: malformed request: %s", exc)
             return _reply(False, error=str(exc))
@@ -99,7 +109,9 @@ class ControlServer:
             self._malformed_log.log("control: request could not be parsed: %r", exc)
             return _reply(False, error=f"unreadable request ({type(exc).__name__})")
         try:
-            return _reply(True, command=command, **self._handler(command))
+            return _reply(True, command=command, **self._handler(command, args))
+        except AgluError as exc:  # a refusal the handler names (e.g. a load that failed)
+            return _reply(False, command=command, error=str(exc))
         except Exception as exc:  # the control socket outlives any handler bug
             logger.exception("control: %s failed", command)
             return _reply(False, command=command, error=f"{type(exc).__name__}: {exc}")
@@ -116,13 +128,14 @@ class ControlError(AgluError):
     """The control socket did not answer, or answered ok: false."""
 
 
-def request(endpoint: str, command: str, timeout_s: float = 2.0) -> dict[str, Any]:
-    """Send one command and return the reply; ControlError on silence or refusal."""
+def request(endpoint: str, command: str, timeout_s: float = 2.0, **args: Any) -> dict[str, Any]:
+    """Send one command (with ``args``) and return the reply; ControlError on silence or
+    refusal."""
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.REQ)
     sock.setsockopt(zmq.LINGER, 0)
     try:
         sock.connect(endpoint)
-        sock.send(json.dumps({"command": command}).encode())
+        sock.send(json.dumps({"command": command, **args}).encode())
         if not sock.poll(int(timeout_s * 1000)):
             raise ControlError(f"no answer from {endpoint} within {timeout_s} s")
         reply: dict[str, Any] = json.loads(sock.recv())

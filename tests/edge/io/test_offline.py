@@ -88,9 +88,7 @@ def test_a_folder_of_png_images_and_a_bad_frame_among_them(tmp_path: Path) -> No
         assert len(tif.series) == 3
 
 
-def test_z_planes_become_stacks_for_a_multi_plane_model(
-    tmp_path: Path, tiny_stack_export
-) -> None:  # type: ignore[no-untyped-def]
+def test_z_planes_become_stacks_for_a_multi_plane_model(tmp_path: Path, tiny_stack_export) -> None:  # type: ignore[no-untyped-def]
     """A (T, Z, Y, X) recording and a 3-plane model: one stained frame per time point."""
     data = np.random.default_rng(2).normal(0, 1, (2, 3, 64, 64)).astype(np.float32)
     tifffile.imwrite(tmp_path / "z.ome.tif", data, metadata={"axes": "TZYX"}, ome=True)

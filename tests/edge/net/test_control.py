@@ -22,7 +22,7 @@ from edge.net.control import ControlConfig, ControlError, ControlServer, parse_r
 
 @pytest.fixture
 def server() -> Iterator[ControlServer]:
-    srv = ControlServer(ControlConfig("tcp://127.0.0.1:0"), lambda cmd: {"echo": cmd})
+    srv = ControlServer(ControlConfig("tcp://127.0.0.1:0"), lambda cmd, args: {"echo": cmd})
     srv.start()
     yield srv
     srv.close()
@@ -41,7 +41,7 @@ def test_silence_is_a_control_error() -> None:
 
 def test_network_bind_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"control\.endpoint"):
-        ControlServer(ControlConfig("tcp://0.0.0.0:0"), lambda cmd: {})
+        ControlServer(ControlConfig("tcp://0.0.0.0:0"), lambda cmd, args: {})
 
 
 @pytest.mark.parametrize(
@@ -52,6 +52,8 @@ def test_network_bind_is_refused() -> None:
         ([b"[1, 2]"], "unknown command"),
         ([b'{"command": "shutdown"}'], "unknown command 'shutdown'"),
         ([b" " * 5000], "over 4096"),
+        ([b'{"command": "load"}'], "load needs"),
+        ([b'{"command": "load", "model": "x", "precision": "int4"}'], "int8 or fp32"),
     ],
 )
 def test_malformed_requests_are_named(parts: list[bytes], fragment: str) -> None:
@@ -143,7 +145,7 @@ def test_two_thousand_malformed_requests_write_a_few_log_lines(
 @pytest.mark.parametrize("mode", [0o600, 0o660])
 def test_an_ipc_control_socket_is_created_with_its_mode(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "control.sock"
-    srv = ControlServer(ControlConfig(f"ipc://{path}", mode), lambda cmd: {"echo": cmd})
+    srv = ControlServer(ControlConfig(f"ipc://{path}", mode), lambda cmd, args: {"echo": cmd})
     srv.start()
     try:
         assert stat.S_IMODE(path.stat().st_mode) == mode
@@ -162,7 +164,7 @@ def test_another_user_cannot_reach_an_owner_only_ipc_socket(tmp_path: Path) -> N
     path = tmp_path / "control.sock"
     umask = os.umask(0)  # the service's umask must not matter (0: files 0o777 by default)
     try:
-        srv = ControlServer(ControlConfig(f"ipc://{path}", 0o600), lambda cmd: {"echo": cmd})
+        srv = ControlServer(ControlConfig(f"ipc://{path}", 0o600), lambda cmd, args: {"echo": cmd})
     finally:
         os.umask(umask)
     srv.start()
