@@ -125,7 +125,7 @@ def test_captured_pairs_are_a_dataset_a_recipe_reads(core: Any, tmp_path: Path) 
         "bright-field",
         pixel_size_um=0.65,
     )
-    assert res.positions == 3 and [f.name for f in res.files][0] == "pos000.ome.tif"
+    assert res.positions == 3 and res.files[0].name == "pos000.ome.tif"
     cfg = load_train_config(res.recipe)
     assert cfg.data.modality == "bright-field" and cfg.data.source == "tiff"
     got = load_real_pairs(cfg.data)
