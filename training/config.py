@@ -202,6 +202,19 @@ class AugmentSection(_Section):
     blur_probability: float = Field(0.0, ge=0, le=1)
     noise_std: float = Field(0.01, ge=0)
     plane_shift: int = Field(0, ge=0, description="stacks: shift the planes by up to this many")
+    zoom: tuple[float, float] = Field(
+        (1.0, 1.0),
+        description="magnification range (log-uniform; all arrays), e.g. [0.5, 2.0] for "
+        "nuclei from half to twice their size; [1, 1]: off (no random draw)",
+    )
+
+    @field_validator("zoom")
+    @classmethod
+    def _zoom(cls, value: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = value
+        if not 0.25 <= lo <= hi <= 4.0:
+            raise ValueError(f"zoom must be [low, high] with 0.25 <= low <= high <= 4, got {value}")
+        return value
 
 
 class ModelSection(_Section):

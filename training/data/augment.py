@@ -1,6 +1,6 @@
 """Random training crops: where to crop, geometry for all arrays, microscope drift for the input.
 
-Geometry (flips, 90-degree rotations) moves input, target and weights together.
+Geometry (zoom, flips, 90-degree rotations) moves input, target and weights together.
 The input alone gets what differs between microscopes and days: contrast
 (``intensity_scale``) and offset, gamma, defocus blur, Gaussian noise, and for
 stacks a shift of the focal planes by up to ``plane_shift`` (edge planes repeat).
@@ -55,6 +55,29 @@ def _drift(x: F32, rng: np.random.Generator, aug: AugmentSection) -> F32:
     return x
 
 
+def _zoomed(a: F32, out_px: int, order: int) -> F32:
+    """A square window ``a`` (..., s, s) resampled to (..., out_px, out_px)."""
+    from scipy.ndimage import zoom
+
+    f = out_px / a.shape[-1]
+    factors = (1.0,) * (a.ndim - 2) + (f, f)
+    z = np.asarray(zoom(a, factors, order=order, mode="nearest", grid_mode=True), np.float32)
+    return z[..., :out_px, :out_px]
+
+
+def _window_px(
+    fields: Fields, i: int, crop_px: int, rng: np.random.Generator, aug: AugmentSection
+) -> int:
+    """The side of field ``i``'s window that becomes one crop: ``crop_px`` / zoom, drawn
+    log-uniform in ``aug.zoom`` (no draw when zoom is off, so the stream is unchanged),
+    at most the field's shorter side."""
+    lo, hi = aug.zoom
+    if lo == hi == 1.0:
+        return crop_px
+    z = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    return max(8, min(round(crop_px / z), *fields.dapi[i].shape))
+
+
 def crop_stream(seed: int, rank: int = 0, ordinal: int = 0) -> np.random.Generator:
     """The random stream of a run's crops and augmentations: one per (seed, rank, stage
     ordinal), whatever the model kind, so runs of one seed are paired."""
@@ -80,15 +103,18 @@ def random_batch(
     areas = np.array([d.size for d in fields.dapi], np.float64)
     for b in range(batch):
         i = int(rng.choice(len(areas), p=areas / areas.sum()))
-        y0, x0 = _origin(fields, i, crop_px, rng, bool(rng.random() < nucleus_fraction))
-        window = (slice(y0, y0 + crop_px), slice(x0, x0 + crop_px))
+        side = _window_px(fields, i, crop_px, rng, aug)
+        y0, x0 = _origin(fields, i, side, rng, bool(rng.random() < nucleus_fraction))
+        window = (slice(y0, y0 + side), slice(x0, x0 + side))
         k, flip = (int(rng.integers(4)), bool(rng.integers(2))) if aug.flips else (0, False)
 
-        def geo(a: F32, k: int = k, flip: bool = flip) -> F32:
+        def geo(a: F32, k: int = k, flip: bool = flip, order: int = 1) -> F32:
+            if a.shape[-1] != crop_px:
+                a = _zoomed(a, crop_px, order)
             a = np.rot90(a, k, axes=(-2, -1))
             return a[..., ::-1] if flip else a
 
         x[b] = _drift(np.ascontiguousarray(geo(fields.qpi[i][(..., *window)])), rng, aug)
         yt[0, b, 0] = geo(fields.dapi[i][window])
-        yt[1, b, 0] = geo(fields.mask[i][window])
+        yt[1, b, 0] = geo(fields.mask[i][window], order=0)  # weights stay per nucleus
     return x, yt[0], yt[1]
