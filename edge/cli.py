@@ -258,9 +258,10 @@ def models() -> None:
             figures = ", ".join(
                 f"{label} {m[key]:.3f}"
                 for key, label in (
+                    ("crossval_pearson_r", "cross-validated r"),
                     ("test_pearson_r", "test r"),
+                    ("test_texture_floor_pearson_r", "texture floor r"),
                     ("test_f1", "nuclei F1"),
-                    ("test_u-net_mse_pearson_r", "U-Net MSE r"),
                 )
                 if key in m
             )

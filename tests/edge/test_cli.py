@@ -52,7 +52,8 @@ def test_models_lists_every_shipped_model_with_its_card() -> None:
     assert {"brightfield", "phase", "qpi"} <= rows.keys()
     assert "bright-field" in rows["brightfield"] and " 1 plane(s)" in rows["brightfield"]
     assert "phase-contrast" in rows["phase"] and "13 plane(s)" in rows["phase"]
-    assert "test r 0." in rows["brightfield"] and "U-Net MSE r 0." in rows["phase"]
+    assert "test r 0." in rows["brightfield"] and "texture floor r 0." in rows["phase"]
+    assert "cross-validated r 0." in rows["brightfield"]
     assert all("calibrated yes" in row for row in rows.values())
 
 

@@ -49,7 +49,8 @@ def test_shipped_int8_reproduces_its_recorded_pearson() -> None:
 
 def test_real_modality_models_carry_their_recipe_licence_and_test_figures() -> None:
     """brightfield and phase: the card's recipe hash is that of the run config beside the
-    model, the training data's licence is named, and the compare figures are recorded."""
+    model, the training data's licence is named, and the held-out figures are recorded
+    beside the floors' and the cross-validated ones."""
     from export.ship import load_recipe
 
     for name, modality, planes, licence in (
@@ -61,5 +62,16 @@ def test_real_modality_models_carry_their_recipe_licence_and_test_figures() -> N
         assert card.recipe_sha256 == recipe.sha256() and card.name == f"aglu-{name}"
         assert (card.modality, card.input_planes) == (modality, planes)
         assert card.training_data is not None and card.training_data.licence == licence
-        assert {"test_pearson_r", "test_u-net_mse_pearson_r", "test_f1"} <= card.metrics.keys()
+        # issue 23's yardstick: the model's mean per-experiment r beside both no-learning
+        # floors on its test split, and its recipe's cross-validated (expected) figure
+        assert {
+            "test_pearson_r",
+            "test_texture_floor_pearson_r",
+            "test_ridge_floor_pearson_r",
+            "test_f1",
+            "crossval_pearson_r",
+            "crossval_pearson_r_low",
+            "crossval_texture_floor_pearson_r",
+        } <= card.metrics.keys()
+        assert not any(k.startswith("test_u-net") for k in card.metrics)
         assert card.calibration is not None and card.input_stats is not None
