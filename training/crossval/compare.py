@@ -165,4 +165,5 @@ def run(spec: Spec, progress: Callable[[str], None] = lambda _: None) -> Study:
         tuple(b.panels),
         tuple(notes),
         spec.description,
+        origin="compare",
     )

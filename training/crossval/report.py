@@ -242,9 +242,14 @@ def write_report(study: Study, out_dir: Path, command: str, draws: int = 1000) -
         f"Made by `{command}`.",
         study.description,
         f"Input modality: **{MODALITY_NAMES[study.modality]}**. {n_exp} experiment(s), "
-        f"{len(study.units)} test unit(s) over {len(study.folds)} fold(s); every experiment "
-        "is tested exactly once, by a model that never saw it, selected on validation "
-        "experiments of its own fold's training split.",
+        f"{len(study.units)} test unit(s) over {len(study.folds)} fold(s); "
+        + (
+            "every experiment is tested exactly once, by a model that never saw it, selected "
+            "on validation experiments of its own fold's training split."
+            if study.origin == "crossval"
+            else "each row scores its named model files on the recipe's test experiments "
+            "(how each file was selected is in the description above)."
+        ),
         _folds_table(study),
         f"Detection truth: **{study.detection}**.",
         READING.format(draws=draws),
@@ -255,7 +260,9 @@ def write_report(study: Study, out_dir: Path, command: str, draws: int = 1000) -
             "between setups, which this data cannot show."
         )
     sections += [
-        "## Headline (expected figures: mean over seeds and folds)",
+        "## Headline (expected figures: mean over seeds and folds)"
+        if study.origin == "crossval"
+        else "## Headline (each row: mean over its model files; one file is one draw)",
         _headline(study, ivs, picks),
         "## Against the floors",
         "\n".join(_summary(study, verdicts)),

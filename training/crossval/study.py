@@ -63,6 +63,9 @@ class Study:
     panels: tuple[Panel, ...]
     notes: tuple[str, ...] = ()
     description: str = ""
+    # "crossval": fresh runs per fold (rows are expected figures); "compare": named model
+    # files on one split (a row is what its files score, however they were selected)
+    origin: str = "crossval"
 
     def row(self, label: str) -> Row:
         return next(r for r in self.rows if r.label == label)

@@ -42,6 +42,9 @@ def test_compare_scores_rows_of_seeds_and_writes_the_report(
     text = report.read_text()
     assert "Input modality: **phase contrast**" in text and "## Paired differences" in text
     assert "| torch | 2 |" in text and "not separable" in text  # identical models
+    # named files are what they score, not a recipe's expected figure
+    assert "one file is one draw" in text and "expected figures" not in text
+    assert "by a model that never saw it" not in text
     data = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert data["modality"] == "phase-contrast" and data["rows"]["onnx"]["seeds"] == [0, 1]
     assert (tmp_path / "out" / "panel-fold1.png").read_bytes()[:4] == b"\x89PNG"

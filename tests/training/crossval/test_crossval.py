@@ -93,6 +93,7 @@ def test_crossval_runs_scores_and_reports_per_experiment_with_floors(grouped: Pa
     assert doc["detection_truth"] == "the dataset's own nucleus masks"
     text = (out / "report.md").read_text()
     for needle in (
+        "Headline (expected figures: mean over seeds and folds)",
         "mean per-experiment r",
         "hierarchical bootstrap",
         "expE",
