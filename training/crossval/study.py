@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -65,7 +66,7 @@ class Study:
     description: str = ""
     # "crossval": fresh runs per fold (rows are expected figures); "compare": named model
     # files on one split (a row is what its files score, however they were selected)
-    origin: str = "crossval"
+    origin: Literal["crossval", "compare"] = "crossval"
 
     def row(self, label: str) -> Row:
         return next(r for r in self.rows if r.label == label)

@@ -116,5 +116,6 @@ def random_batch(
 
         x[b] = _drift(np.ascontiguousarray(geo(fields.qpi[i][(..., *window)])), rng, aug)
         yt[0, b, 0] = geo(fields.dapi[i][window])
-        yt[1, b, 0] = geo(fields.mask[i][window], order=0)  # weights stay per nucleus
+        # nearest: each weight pixel keeps its nucleus' weight
+        yt[1, b, 0] = geo(fields.mask[i][window], order=0)
     return x, yt[0], yt[1]
