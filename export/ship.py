@@ -279,7 +279,9 @@ def run_ship(model_path: Path, recipe: Path, out: Path, opts: ShipOptions) -> Sh
         "test, raw sigma": [laplace_coverage(e_test, s_test, lv) for lv in PLOT_LEVELS],
     }
     calibration = CalibrationCard(
-        split="validation",
+        split="validation"
+        if cfg.data.validation == "held-out"
+        else "training fields (no validation split: aglu-train adapt)",
         sigma_scale=k,
         level_scales={f"{round(lv * 100)}": round(v, 6) for lv, v in scales.items()},
         sigma_high=float(np.percentile(k * s_val, 99)),

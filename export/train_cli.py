@@ -70,6 +70,96 @@ def bench(sizes: str, repeats: int, peers: bool, json_out: Path | None) -> None:
         )
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@click.command(cls=AgluCommand)
+@click.argument("data", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--base",
+    required=True,
+    help="The model to start from: a shipped model's name (aglu-edge models), an exported "
+    ".onnx with its recipe beside it, or a training checkpoint (.pt).",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(path_type=Path), required=True, help="A new folder."
+)
+@click.option(
+    "--minutes",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 24 * 60),
+    help="Training budget on this machine (timed, then turned into steps).",
+)
+@click.option("--steps", type=click.IntRange(1), default=None, help="Steps instead of --minutes.")
+@click.option(
+    "--hold-out",
+    default=1,
+    show_default=True,
+    help="Fields held out for the report (the last ones in reading order).",
+)
+@click.option("--test-fields", default="", help="Comma-separated fields to hold out instead.")
+@click.option(
+    "--train-fields", default="", help="Comma-separated fields to train on (default: the rest)."
+)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", default=0, show_default=True, help="torch threads (0: one per core).")
+@click.option("--name", default=None, help="Model name (default: BASE-DATA).")
+@click.option("--licence", default="the lab's own data: see its owner", show_default=True)
+@click.option("--no-ship", is_flag=True, help="Skip sigma calibration and input statistics.")
+@click.option("--draws", default=1000, show_default=True, help="Bootstrap draws of the report.")
+def adapt(
+    data: Path,
+    base: str,
+    out_dir: Path,
+    minutes: float,
+    steps: int | None,
+    hold_out: int,
+    test_fields: str,
+    train_fields: str,
+    seed: int,
+    threads: int,
+    name: str | None,
+    licence: str,
+    no_ship: bool,
+    draws: int,
+) -> None:
+    """Fine-tune BASE on the lab's paired fields in DATA (a folder aglu-edge capture wrote,
+    or a recipe TOML), export int8, ship it and report base vs adapted vs both floors on
+    held-out fields. Deploy with: aglu-edge ctl load OUT/NAME.int8.onnx."""
+    from export.adapt import AdaptOptions, run_adapt
+
+    opts = AdaptOptions(
+        minutes=minutes,
+        steps=steps,
+        test_fields=_names(test_fields),
+        hold_out=hold_out,
+        train_fields=_names(train_fields),
+        seed=seed,
+        threads=threads,
+        name=name,
+        licence=licence,
+        ship=not no_ship,
+        draws=draws,
+    )
+    result = run_adapt(data, Path(base), out_dir, opts, say=click.echo)
+    rows = json.loads((result.report.parent / "metrics.json").read_text())["rows"]
+    click.echo(f"{'row':<16}{'r':>8}{'95% interval':>20}{'SSIM':>8}{'F1':>8}")
+    for label, row in rows.items():
+        h = row["headline"]
+        r = h["pearson_r"]
+        interval = f"[{r['low']:.3f}, {r['high']:.3f}]"
+        click.echo(
+            f"{label:<16}{r['value']:>8.3f}{interval:>20}"
+            f"{h['ssim']['value']:>8.3f}{h['f1']['value']:>8.3f}"
+        )
+    phases = ", ".join(f"{k} {v:.0f} s" for k, v in result.phases_s.items())
+    click.echo(f"{result.steps} steps; {phases}")
+    click.echo(f"model: {result.model}\nreport: {result.report}\nrecipe: {result.recipe}")
+
+
+main.add_command(adapt)
 main.add_command(bench)
 
 if __name__ == "__main__":

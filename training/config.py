@@ -33,6 +33,11 @@ class DataSection(_Section):
         (), description="train on these experiments only (default: every one not held out)"
     )
     val_fraction: float = Field(0.1, gt=0, lt=1, description="real data held out for validation")
+    validation: Literal["held-out", "training"] = Field(
+        "held-out",
+        description="training: no validation split of its own, the validation figures are "
+        "the training fields' (adapting on one or two fields); needs optim.val_every = 0",
+    )
     crop_px: int = Field(128, ge=32)
     nucleus_crop_fraction: float = Field(
         0.0, ge=0, le=1, description="fraction of crops centred on a random nucleus pixel"
@@ -78,6 +83,8 @@ class DataSection(_Section):
                 raise ValueError(f"group_pattern is not a valid regex ({exc})") from None
         elif self.val_groups or self.test_groups or self.train_groups:
             raise ValueError("train_groups/val_groups/test_groups need data.group_pattern")
+        if self.validation == "training" and self.val_groups:
+            raise ValueError("data.validation = 'training' and val_groups contradict each other")
         named = [*self.val_groups, *self.test_groups, *self.train_groups]
         if len(set(named)) != len(named):
             raise ValueError("an experiment is named in more than one of the group lists")
@@ -298,6 +305,15 @@ class TrainConfig(_Section):
             return value
         value = {"source": "simulated", **value}
         return _without_flat_defaults(value)
+
+    @model_validator(mode="after")
+    def _no_selection_on_training(self) -> TrainConfig:
+        if self.data.validation == "training" and self.optim.val_every:
+            raise ValueError(
+                "data.validation = 'training' keeps the last step: optim.val_every must be 0 "
+                "(selection on the training fields would choose by fit, not by generalisation)"
+            )
+        return self
 
     def sha256(self) -> str:
         """Hash of the recipe as written: fields left at their defaults are not part of it,

@@ -102,13 +102,16 @@ def load_spec(path: Path) -> Spec:
 def predictor(
     model: Path, row_recipe: Path | None, spec_cfg: TrainConfig
 ) -> tuple[Predict, TrainConfig]:
-    """The predict function of a model file and the recipe its input is built with."""
+    """The predict function of a model file and the recipe its input is built with: the
+    row's recipe where it names one (e.g. a base model on a lab's own fields), else an
+    ONNX file's spec recipe or a checkpoint's own."""
     from training.evaluate.predictors import onnx_predictor, torch_predictor
 
     if model.suffix == ".onnx":
         cfg = load_train_config(row_recipe) if row_recipe else spec_cfg
         return onnx_predictor(model), cfg
-    return torch_predictor(model)
+    predict, own = torch_predictor(model)  # a checkpoint: its own recipe, unless the row names one
+    return predict, load_train_config(row_recipe) if row_recipe else own
 
 
 def check_inputs(model: Path, fields: Fields) -> None:
@@ -130,7 +133,12 @@ def spec_fold(cfg: TrainConfig) -> Fold:
     if d.group_pattern is None or not d.test_groups:
         return fixed_fold()
     train = d.train_groups or ("every other experiment",)
-    return Fold(1, d.test_groups, d.val_groups or ("a share of the training files",), train)
+    val = d.val_groups or (
+        ("none: the last step is kept",)
+        if d.validation == "training"
+        else ("a share of the training files",)
+    )
+    return Fold(1, d.test_groups, val, train)
 
 
 def run(spec: Spec, progress: Callable[[str], None] = lambda _: None) -> Study:

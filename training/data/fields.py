@@ -215,6 +215,8 @@ def _split_groups(pairs: list[ImagePair], split: Split, d: DataSection) -> list[
     if d.val_groups:
         val = [p for p, g in rest if member(g, d.val_groups)]
         train = [(p, g) for p, g in rest if not member(g, d.val_groups)]
+    elif d.validation == "training":
+        train, val = rest, []  # split_pairs reads "val" as "train"
     else:
         n_val = max(1, round(len(rest) * d.val_fraction))
         train, val = rest[:-n_val], [p for p, _ in rest[-n_val:]]
@@ -228,7 +230,10 @@ def _split_groups(pairs: list[ImagePair], split: Split, d: DataSection) -> list[
 
 def split_pairs(pairs: list[ImagePair], split: Split, d: DataSection) -> list[ImagePair]:
     """Several pairs: by experiment (``group_pattern``) or the last ``val_fraction`` are
-    validation and test. One pair: by columns."""
+    validation and test. One pair: by columns. ``data.validation = "training"``: the
+    validation split is the training split."""
+    if split == "val" and d.validation == "training":
+        split = "train"
     if d.group_pattern is not None:
         return _split_groups(pairs, split, d)
     if len(pairs) == 1:

@@ -1,0 +1,175 @@
+"""The adaptation curve (issue 27, item 5): each aiSEGcell experiment in turn as "the new
+microscope". Its base is the cross-validation run (``runs/cv/aisegcell``, AGLU, seed 0)
+of the fold that held that experiment out whole, so the base never saw it. The
+experiment's stage positions in reading order: the first K (K = 1, 2; 4 where it has at
+least 5) are the fields a lab would image with the stain; the held-out positions are
+the same for K = 0 (the base), 1 and 2 (every position after the first two), and for
+K = 4 every position after the first four. Every run is ``aglu-train adapt`` with a fixed
+step count (the budget in minutes is the step count over the rate measured here).
+
+    python tools/adapt_curve.py run  [--steps 1200] [--only EXP]   # resumable: done runs skip
+    python tools/adapt_curve.py report --out docs/evaluation/adapt
+
+Run from the repository root with ../shared/data present.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "runs/adapt/aisegcell-fields.toml"
+CV = ROOT / "runs/cv/aisegcell"
+RUNS = ROOT / "runs/adapt/curve"
+FIELDS_TOML = """# aiSEGcell bright-field, one field per stage position (experiment_position)
+name = "aisegcell-fields"
+[data]
+source = "folders"
+path = "{path}"
+input_channel = "bf"
+target_channel = "nuc"
+mask_channel = "gt_mask"
+modality = "bright-field"
+group_pattern = "__(\\\\d{{6}}[A-Z]{{2}}\\\\d{{2}}_p\\\\d{{4}})_"
+"""
+
+
+def _positions() -> dict[str, list[str]]:
+    from export.adapt import field_names, load_data_recipe
+
+    out: dict[str, list[str]] = {}
+    for name in field_names(load_data_recipe(DATA)):
+        out.setdefault(name.split("_p")[0], []).append(name)
+    return {e: sorted(p) for e, p in out.items()}
+
+
+def _base(experiment: str) -> Path:
+    folds = json.loads((CV / "folds.json").read_text())
+    k = next(i + 1 for i, f in enumerate(folds) if experiment in f["test"])
+    return CV / "runs" / f"aisegcell-aglu-fold{k}-s0" / f"aisegcell-aglu-fold{k}-s0.pt"
+
+
+def plan() -> list[tuple[str, int, tuple[str, ...], tuple[str, ...]]]:
+    """(experiment, K, training positions, held-out positions) of every run."""
+    runs = []
+    for exp, pos in sorted(_positions().items()):
+        if len(pos) < 3:
+            continue  # K = 1, 2 need a third position to hold out
+        for k in (1, 2, 4):
+            hold_from = 2 if k <= 2 else 4
+            if len(pos) <= hold_from:
+                continue
+            runs.append((exp, k, tuple(pos[:k]), tuple(pos[hold_from:])))
+    return runs
+
+
+@click.group()
+def main() -> None:
+    """Run and report the adaptation curve."""
+
+
+@main.command()
+@click.option("--steps", default=1200, show_default=True)
+@click.option("--only", default=None, help="One experiment.")
+@click.option("--k", "ks", default="1,2,4", show_default=True)
+def run(steps: int, only: str | None, ks: str) -> None:
+    from export.adapt import AdaptOptions, run_adapt
+
+    if not DATA.exists():
+        DATA.parent.mkdir(parents=True, exist_ok=True)
+        DATA.write_text(FIELDS_TOML.format(path=(ROOT.parent / "shared/data/aisegcell-bf")))
+    wanted = {int(v) for v in ks.split(",")}
+    for exp, k, train, test in plan():
+        if (only and exp != only) or k not in wanted:
+            continue
+        out = RUNS / f"{exp}-k{k}"
+        if (out / "report" / "metrics.json").exists():
+            continue
+        if out.exists():
+            import shutil
+
+            shutil.rmtree(out)  # an interrupted run starts again
+        opts = AdaptOptions(steps=steps, train_fields=train, test_fields=test, draws=1000)
+        click.echo(f"{exp} K={k}: train {train}, hold out {test}")
+        result = run_adapt(DATA, _base(exp), out, opts, say=click.echo)
+        (out / "phases.json").write_text(json.dumps(result.phases_s, indent=1))
+
+
+def _rows(path: Path) -> dict[str, float]:
+    rows = json.loads(path.read_text())["rows"]
+    return {label: r["headline"]["pearson_r"]["value"] for label, r in rows.items()}
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+def report(out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table: dict[str, dict[str, float]] = {}
+    minutes: list[float] = []
+    for exp, k, _train, _test in plan():
+        metrics = RUNS / f"{exp}-k{k}" / "report" / "metrics.json"
+        if not metrics.exists():
+            continue
+        r = _rows(metrics)
+        row = table.setdefault(f"{exp} (held out after {2 if k <= 2 else 4})", {})
+        row[f"K={k}"] = r["adapted"]
+        row["base"], row["texture"], row["ridge"] = r["base"], r["texture floor"], r["ridge floor"]
+        phases = json.loads((RUNS / f"{exp}-k{k}" / "phases.json").read_text())
+        minutes.append(phases["train"] / 60)
+    out.mkdir(parents=True, exist_ok=True)
+    cols = ["base", "K=1", "K=2", "K=4", "texture", "ridge"]
+    lines = ["| experiment | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for name, row in table.items():
+        cells = [f"{row[c]:.3f}" if c in row else "-" for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    means = {}
+    for c in cols:
+        vals = [row[c] for name, row in table.items() if c in row and "after 2" in name]
+        if vals:
+            means[c] = (float(np.mean(vals)), float(np.std(vals)), len(vals))
+    lines.append(
+        "| mean ± sd (held out after 2) | "
+        + " | ".join(
+            f"{m[0]:.3f} ± {m[1]:.3f} ({m[2]})" if (m := means.get(c)) else "-" for c in cols
+        )
+        + " |"
+    )
+    (out / "curve.md").write_text("\n".join(lines) + "\n")
+    (out / "curve.json").write_text(
+        json.dumps({"per_experiment": table, "train_minutes": minutes}, indent=1)
+    )
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, row in table.items():
+        if "after 2" not in name:
+            continue
+        ks = [k for k in (0, 1, 2) if (k == 0 and "base" in row) or f"K={k}" in row]
+        ax.plot(
+            ks, [row["base"] if k == 0 else row[f"K={k}"] for k in ks], "o-", label=name.split()[0]
+        )
+        ax.axhline(
+            max(row["texture"], row["ridge"]), color=ax.lines[-1].get_color(), ls=":", lw=0.8
+        )
+    ax.set_xlabel("fields adapted on (0: the base)")
+    ax.set_ylabel("mean per-tile Pearson r, held-out fields")
+    ax.set_xticks([0, 1, 2])
+    ax.legend(fontsize=7)
+    ax.set_title("aiSEGcell: each experiment as the new microscope\n(dotted: the better floor)")
+    fig.tight_layout()
+    fig.savefig(out / "curve.png", dpi=110)
+    click.echo(out / "curve.md")
+    if minutes:
+        click.echo(f"train phase: median {np.median(minutes):.1f} min, max {max(minutes):.1f} min")
+    assert all(math.isfinite(v) for row in table.values() for v in row.values())
+
+
+if __name__ == "__main__":
+    main()
