@@ -70,9 +70,13 @@ def resolve_base(base: Path, data: TrainConfig, work: Path) -> Base:
             str(base), "neither a .pt checkpoint, an .onnx file nor a shipped model's name"
         )
     from export.onnx_weights import checkpoint_from_onnx
+    from export.ship import load_recipe
 
     label = path.name.split(".")[0]
-    checkpoint = checkpoint_from_onnx(path, data, work / f"{label}.pt")
+    trained = load_recipe(recipe_beside(path))
+    checkpoint = checkpoint_from_onnx(
+        path, trained, with_rules(data, trained), work / f"{label}.pt"
+    )
     _, cfg = load_checkpoint(checkpoint)
     return Base(label, cfg, checkpoint, path, missing_in(checkpoint))
 

@@ -270,24 +270,22 @@ def read_back_error(model: nn.Module, path: Path, frames: list[F32]) -> float:
     return worst
 
 
-def checkpoint_from_onnx(path: Path, data: TrainConfig, out: Path) -> Path:
-    """A fine-tuning checkpoint (``fit``'s format) of the ONNX model ``path``, with its
-    batch norms fitted on ``data``'s training fields; written to ``out``."""
+def checkpoint_from_onnx(path: Path, cfg: TrainConfig, data: TrainConfig, out: Path) -> Path:
+    """A fine-tuning checkpoint (``fit``'s format) of the ONNX model ``path`` trained with
+    recipe ``cfg``, its batch norms fitted on the training fields of ``data`` (a recipe
+    with ``cfg``'s normalisation rules); written to ``out``."""
     from edge.infer.model import SessionConfig, load_model
-    from export.base import recipe_beside, with_rules
-    from export.ship import load_recipe
     from training.config import AugmentSection
     from training.data.augment import crop_stream, random_batch
     from training.data.fields import build_fields
     from training.models.build import build_model
 
-    cfg = load_recipe(recipe_beside(path))
     card = load_model(path, SessionConfig()).card
     if card.recipe_sha256 != cfg.sha256():
         raise ModelError(str(path), "the recipe beside it is not the one it was trained with")
     model = build_model(cfg)
     folded = load_weights(model, path)
-    fields = build_fields(cfg.model_copy(update={"data": with_rules(data, cfg).data}), "train")
+    fields = build_fields(cfg.model_copy(update={"data": data.data}), "train")
     rng = crop_stream(0, 0, 99)
     plain = AugmentSection(flips=False, intensity_scale=(1.0, 1.0), intensity_shift=0.0)
     plain = plain.model_copy(update={"noise_std": 0.0})

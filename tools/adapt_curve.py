@@ -7,7 +7,7 @@ the same for K = 0 (the base), 1 and 2 (every position after the first two), and
 K = 4 every position after the first four. Every run is ``aglu-train adapt`` with a fixed
 step count (the budget in minutes is the step count over the rate measured here).
 
-    python tools/adapt_curve.py run  [--steps 1200] [--only EXP]   # resumable: done runs skip
+    python tools/adapt_curve.py run  [--steps 500] [--only EXP]   # resumable: done runs skip
     python tools/adapt_curve.py report --out docs/evaluation/adapt
 
 Run from the repository root with ../shared/data present.
@@ -74,7 +74,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--steps", default=1200, show_default=True)
+@click.option("--steps", default=500, show_default=True)
 @click.option("--only", default=None, help="One experiment.")
 @click.option("--k", "ks", default="1,2,4", show_default=True)
 def run(steps: int, only: str | None, ks: str) -> None:

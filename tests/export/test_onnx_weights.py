@@ -14,7 +14,7 @@ import torch
 from edge.errors import ModelError
 from edge.infer.model import SessionConfig, load_model, shipped_models
 from export.base import resolve_base
-from export.onnx_weights import AUXILIARY, checkpoint_from_onnx
+from export.onnx_weights import AUXILIARY
 from training.config import parse_train_config
 from training.data.fields import build_fields
 from training.models.build import load_checkpoint
@@ -42,7 +42,9 @@ def test_fp32_export_reads_back_to_the_trained_function(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     onnx = _beside_its_recipe(tiny_export.fp32, tiny_checkpoint, tmp_path)
-    ckpt = checkpoint_from_onnx(onnx, SIMULATED, tmp_path / "read-back.pt")
+    base = resolve_base(onnx, SIMULATED, tmp_path / "read-back")
+    ckpt = base.checkpoint
+    assert base.missing == AUXILIARY and base.model_file == onnx
     original, cfg = load_checkpoint(tiny_checkpoint)
     back, back_cfg = load_checkpoint(ckpt)
     assert back_cfg.sha256() == cfg.sha256()
@@ -65,7 +67,7 @@ def test_fp32_export_reads_back_to_the_trained_function(
 
 def test_the_shipped_int8_model_reads_back_within_its_rounding(tmp_path: Path) -> None:
     shipped = shipped_models()["aglu-brightfield"]["int8"]
-    ckpt = checkpoint_from_onnx(shipped, SIMULATED, tmp_path / "bf.pt")
+    ckpt = resolve_base(Path("brightfield"), SIMULATED, tmp_path).checkpoint
     model, _ = load_checkpoint(ckpt)
     loaded = load_model(shipped, SessionConfig())
     frames = [q[:, :128, :128] for q in build_fields(SIMULATED, "val").qpi]
@@ -85,14 +87,14 @@ def test_a_model_without_its_recipe_or_with_another_is_refused(
     alone.mkdir()
     shutil.copyfile(tiny_export.fp32, alone / tiny_export.fp32.name)
     with pytest.raises(ModelError, match="no recipe beside it"):
-        checkpoint_from_onnx(alone / tiny_export.fp32.name, SIMULATED, tmp_path / "x.pt")
+        resolve_base(alone / tiny_export.fp32.name, SIMULATED, tmp_path / "x")
     onnx = _beside_its_recipe(tiny_export.fp32, tiny_checkpoint, tmp_path)
     recipe = tmp_path / f"{onnx.name.split('.')[0]}.recipe.json"
     config = json.loads(recipe.read_text())
     config["loss"]["nucleus_weight"] = 7.0
     recipe.write_text(json.dumps(config))
     with pytest.raises(ModelError, match="not the one it was trained with"):
-        checkpoint_from_onnx(onnx, SIMULATED, tmp_path / "y.pt")
+        resolve_base(onnx, SIMULATED, tmp_path / "y")
 
 
 def test_a_base_is_a_checkpoint_a_file_or_a_shipped_name(

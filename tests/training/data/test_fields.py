@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from edge.errors import ConfigError
 from training.config import AugmentSection, parse_train_config
 from training.data.augment import random_batch
 from training.data.fields import Fields, build_fields, weight_map
@@ -100,6 +101,25 @@ def test_single_real_image_is_split_by_columns(tmp_path: Path) -> None:
     train, val = build_fields(cfg, "train"), build_fields(cfg, "val")
     assert train.qpi[0].shape == (1, 64, 150) and val.qpi[0].shape == (1, 64, 50)
     assert train.labels[0] is None
+
+
+def test_validation_on_training_fields_keeps_every_field_for_training(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    for p in range(3):
+        tifffile.imwrite(
+            tmp_path / f"pos{p:03d}.ome.tif",
+            rng.random((2, 64, 64)).astype(np.float32),
+            ome=True,
+            metadata={"axes": "CYX", "Channel": {"Name": ["QPI", "DAPI"]}},
+        )
+    data = {"source": "tiff", "path": str(tmp_path), "crop_px": 32}
+    data |= {"group_pattern": r"(pos\d+)", "test_groups": ["pos002"], "validation": "training"}
+    cfg = parse_train_config({"data": data, "optim": {"val_every": 0}}, "t")
+    train, val, test = (build_fields(cfg, s) for s in ("train", "val", "test"))
+    assert train.origins == val.origins and len(train.origins) == 2
+    assert [o.endswith("pos002.ome.tif") for o in test.origins] == [True]
+    with pytest.raises(ConfigError, match="contradict"):
+        parse_train_config({"data": data | {"val_groups": ["pos001"]}}, "t")
 
 
 def _files_recipe(tmp_path: Path, stack: np.ndarray, target: np.ndarray, **data: object):  # type: ignore[no-untyped-def]
