@@ -77,7 +77,13 @@ def main() -> None:
 @click.option("--steps", default=500, show_default=True)
 @click.option("--only", default=None, help="One experiment.")
 @click.option("--k", "ks", default="1,2,4", show_default=True)
-def run(steps: int, only: str | None, ks: str) -> None:
+@click.option(
+    "--minutes",
+    type=float,
+    default=None,
+    help="A wall-clock budget (timed here) instead of --steps; runs go to EXP-kK-Mmin.",
+)
+def run(steps: int, only: str | None, ks: str, minutes: float | None) -> None:
     from export.adapt import AdaptOptions, run_adapt
 
     if not DATA.exists():
@@ -87,14 +93,15 @@ def run(steps: int, only: str | None, ks: str) -> None:
     for exp, k, train, test in plan():
         if (only and exp != only) or k not in wanted:
             continue
-        out = RUNS / f"{exp}-k{k}"
+        out = RUNS / (f"{exp}-k{k}" + (f"-{minutes:g}min" if minutes else ""))
         if (out / "report" / "metrics.json").exists():
             continue
         if out.exists():
             import shutil
 
             shutil.rmtree(out)  # an interrupted run starts again
-        opts = AdaptOptions(steps=steps, train_fields=train, test_fields=test, draws=1000)
+        budget = {"minutes": minutes} if minutes else {"steps": steps}
+        opts = AdaptOptions(train_fields=train, test_fields=test, draws=1000, **budget)
         click.echo(f"{exp} K={k}: train {train}, hold out {test}")
         result = run_adapt(DATA, _base(exp), out, opts, say=click.echo)
         (out / "phases.json").write_text(json.dumps(result.phases_s, indent=1))
@@ -105,6 +112,43 @@ def _rows(path: Path) -> dict[str, float]:
     return {label: r["headline"]["pearson_r"]["value"] for label, r in rows.items()}
 
 
+RUN_KINDS = (("k1", "K=1"), ("k2", "K=2"), ("k4", "K=4"), ("k2-10min", "K=2, 10 min"))
+
+
+def _collect() -> tuple[dict[str, dict[str, float]], list[dict[str, object]]]:
+    """Per held-out set: r of base, floors and each run kind; and each run's cost."""
+    from training.config import load_train_config
+
+    table: dict[str, dict[str, float]] = {}
+    runs: list[dict[str, object]] = []
+    for exp, k, _train, _test in plan():
+        for suffix, label in RUN_KINDS:
+            if not suffix.startswith(f"k{k}"):
+                continue
+            folder = RUNS / f"{exp}-{suffix}"
+            if not (folder / "report" / "metrics.json").exists():
+                continue
+            r = _rows(folder / "report" / "metrics.json")
+            row = table.setdefault(f"{exp} (held out after {2 if k <= 2 else 4})", {})
+            row[label] = r["adapted"]
+            row["base"], row["texture"], row["ridge"] = (
+                r["base"],
+                r["texture floor"],
+                r["ridge floor"],
+            )
+            phases = json.loads((folder / "phases.json").read_text())
+            steps = load_train_config(folder / "recipe.toml").stages.end_to_end_steps
+            runs.append(
+                {
+                    "run": folder.name,
+                    "steps": steps,
+                    "train_min": round(phases["train"] / 60, 2),
+                    "total_min": round(phases["total"] / 60, 2),
+                }
+            )
+    return table, runs
+
+
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 def report(out: Path) -> None:
@@ -113,61 +157,54 @@ def report(out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    table: dict[str, dict[str, float]] = {}
-    minutes: list[float] = []
-    for exp, k, _train, _test in plan():
-        metrics = RUNS / f"{exp}-k{k}" / "report" / "metrics.json"
-        if not metrics.exists():
-            continue
-        r = _rows(metrics)
-        row = table.setdefault(f"{exp} (held out after {2 if k <= 2 else 4})", {})
-        row[f"K={k}"] = r["adapted"]
-        row["base"], row["texture"], row["ridge"] = r["base"], r["texture floor"], r["ridge floor"]
-        phases = json.loads((RUNS / f"{exp}-k{k}" / "phases.json").read_text())
-        minutes.append(phases["train"] / 60)
+    table, runs = _collect()
     out.mkdir(parents=True, exist_ok=True)
-    cols = ["base", "K=1", "K=2", "K=4", "texture", "ridge"]
-    lines = ["| experiment | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    cols = ["base", *(label for _, label in RUN_KINDS), "texture", "ridge"]
+    lines = ["| held-out fields | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, row in table.items():
         cells = [f"{row[c]:.3f}" if c in row else "-" for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    means = {}
-    for c in cols:
-        vals = [row[c] for name, row in table.items() if c in row and "after 2" in name]
-        if vals:
-            means[c] = (float(np.mean(vals)), float(np.std(vals)), len(vals))
-    lines.append(
-        "| mean ± sd (held out after 2) | "
-        + " | ".join(
-            f"{m[0]:.3f} ± {m[1]:.3f} ({m[2]})" if (m := means.get(c)) else "-" for c in cols
-        )
-        + " |"
-    )
+    for after in (2, 4):
+        stats = []
+        for c in cols:
+            vals = [row[c] for name, row in table.items() if c in row and f"after {after}" in name]
+            sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+            stats.append(f"{np.mean(vals):.3f} ± {sd:.3f} ({len(vals)})" if vals else "-")
+        lines.append(f"| mean ± sd (held out after {after}) | " + " | ".join(stats) + " |")
+    lines += ["", "Against the goal (never below the base or either floor on any experiment):", ""]
+    for _, label in RUN_KINDS:
+        rows = [row for row in table.values() if label in row]
+        if rows:
+            below_base = sum(row[label] < row["base"] for row in rows)
+            below_floor = sum(row[label] < max(row["texture"], row["ridge"]) for row in rows)
+            gains = [row[label] - row["base"] for row in rows]
+            lines.append(
+                f"- {label}: r - base {np.mean(gains):+.3f} (range {min(gains):+.3f} to "
+                f"{max(gains):+.3f}); below the base on {below_base} of {len(rows)}, below a "
+                f"floor on {below_floor} of {len(rows)}"
+            )
+    lines += ["", "| run | steps | train min | total min |", "|---|---|---|---|"]
+    lines += [f"| {r['run']} | {r['steps']} | {r['train_min']} | {r['total_min']} |" for r in runs]
     (out / "curve.md").write_text("\n".join(lines) + "\n")
-    (out / "curve.json").write_text(
-        json.dumps({"per_experiment": table, "train_minutes": minutes}, indent=1)
-    )
-    fig, ax = plt.subplots(figsize=(6, 4))
+    (out / "curve.json").write_text(json.dumps({"per_held_out_set": table, "runs": runs}, indent=1))
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name, row in table.items():
         if "after 2" not in name:
             continue
-        ks = [k for k in (0, 1, 2) if (k == 0 and "base" in row) or f"K={k}" in row]
-        ax.plot(
-            ks, [row["base"] if k == 0 else row[f"K={k}"] for k in ks], "o-", label=name.split()[0]
-        )
-        ax.axhline(
-            max(row["texture"], row["ridge"]), color=ax.lines[-1].get_color(), ls=":", lw=0.8
-        )
-    ax.set_xlabel("fields adapted on (0: the base)")
+        ks = [k for k in (0, 1, 2) if k == 0 or f"K={k}" in row]
+        line = ax.plot(ks, [row["base"] if k == 0 else row[f"K={k}"] for k in ks], "o-")
+        line[0].set_label(name.split()[0])
+        ax.axhline(max(row["texture"], row["ridge"]), color=line[0].get_color(), ls=":", lw=0.8)
+        if "K=2, 10 min" in row:
+            ax.plot([2.1], [row["K=2, 10 min"]], "s", color=line[0].get_color())
+    ax.set_xlabel("fields adapted on (0: the base); squares: K=2 with a 10-min budget")
     ax.set_ylabel("mean per-tile Pearson r, held-out fields")
     ax.set_xticks([0, 1, 2])
     ax.legend(fontsize=7)
-    ax.set_title("aiSEGcell: each experiment as the new microscope\n(dotted: the better floor)")
+    ax.set_title("aiSEGcell: each experiment as the new microscope (dotted: better floor)")
     fig.tight_layout()
     fig.savefig(out / "curve.png", dpi=110)
-    click.echo(out / "curve.md")
-    if minutes:
-        click.echo(f"train phase: median {np.median(minutes):.1f} min, max {max(minutes):.1f} min")
+    click.echo((out / "curve.md").read_text())
     assert all(math.isfinite(v) for row in table.values() for v in row.values())
 
 
