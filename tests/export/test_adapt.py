@@ -136,6 +136,17 @@ def test_adapt_from_an_exported_model_end_to_end(
     assert spec.rows[1].models == (onnx.resolve(),)
     with pytest.raises(ConfigError, match="not empty"):
         run_adapt(lab, onnx, out, opts)
+    # deploy: one request swaps it into a running daemon (the file as adapt wrote it)
+    from edge.net.control import request
+    from tests.edge.test_ctl_load import _daemon
+
+    daemon, _ = _daemon(1)
+    try:
+        reply = request(daemon.control_endpoint, "load", 60, model=str(result.model))
+        assert reply["model"]["name"] == "tiny-lab"
+        assert daemon.status()["model"]["sha256"] == reply["model"]["sha256"]
+    finally:
+        daemon.stop()
 
 
 def test_adapt_cli_from_a_checkpoint_within_a_budget(tiny_checkpoint: Path, tmp_path: Path) -> None:
