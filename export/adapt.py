@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -223,39 +224,47 @@ def run_adapt(
         raise ConfigError(str(out), "exists and is not empty; refusing to overwrite")
     phases: dict[str, float] = {}
     t0 = time.monotonic()
-    data = load_data_recipe(data_path)
-    names = field_names(data)
-    train, test = choose_fields(names, opts)
-    say(f"fields: train on {_fields_hint(list(train))}; hold out {_fields_hint(list(test))}")
-    out.mkdir(parents=True, exist_ok=True)
-    # a read-back base fits its batch norms on the training fields only
-    base = resolve_base(base_path, with_fields(data, train, test), out / "base")
-    check_fit(base.cfg, data, base.label)
-    name = opts.name or re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{base.label}-{_data_name(data_path)}")
-    recipe = adapt_recipe(base, data, train, test, 1, name, opts)
-    train_fields = build_fields(recipe, "train")
-    phases["plan"] = time.monotonic() - t0
-    if opts.steps is not None:
-        steps, rate = opts.steps, float("nan")
-    else:
-        t1 = time.monotonic()
-        model = build_model(recipe)
-        model.load_state_dict(base.state_dict())
-        rate = steps_per_s(recipe, train_fields, model)
-        steps = int(opts.minutes * 60 * rate)
-        phases["probe"] = time.monotonic() - t1
-        say(f"{rate:.2f} steps/s here: {opts.minutes:g} min = {steps} steps")
-    if steps < MIN_STEPS:
-        raise ConfigError("minutes", f"{steps} step(s) fit the budget; at least {MIN_STEPS}")
-    recipe = adapt_recipe(base, data, train, test, steps, name, opts)
-    run_dir = out / "run"
-    recipe_path = out / "recipe.toml"
-    write_recipe(
-        recipe,
-        recipe_path,
-        f"aglu-train adapt {data_path} --base {base_path}: the fine-tuning recipe.\n"
-        f"Rerun: aglu-train fit {recipe_path.name} --out {out.name}",
-    )
+    created = not out.exists()
+    try:
+        data = load_data_recipe(data_path)
+        names = field_names(data)
+        train, test = choose_fields(names, opts)
+        say(f"fields: train on {_fields_hint(list(train))}; hold out {_fields_hint(list(test))}")
+        out.mkdir(parents=True, exist_ok=True)
+        # a read-back base fits its batch norms on the training fields only
+        base = resolve_base(base_path, with_fields(data, train, test), out / "base")
+        check_fit(base.cfg, data, base.label)
+        name = opts.name or re.sub(
+            r"[^A-Za-z0-9_.-]+", "-", f"{base.label}-{_data_name(data_path)}"
+        )
+        recipe = adapt_recipe(base, data, train, test, 1, name, opts)
+        train_fields = build_fields(recipe, "train")
+        phases["plan"] = time.monotonic() - t0
+        if opts.steps is not None:
+            steps, rate = opts.steps, float("nan")
+        else:
+            t1 = time.monotonic()
+            model = build_model(recipe)
+            model.load_state_dict(base.state_dict())
+            rate = steps_per_s(recipe, train_fields, model)
+            steps = int(opts.minutes * 60 * rate)
+            phases["probe"] = time.monotonic() - t1
+            say(f"{rate:.2f} steps/s here: {opts.minutes:g} min = {steps} steps")
+        if steps < MIN_STEPS:
+            raise ConfigError("minutes", f"{steps} step(s) fit the budget; at least {MIN_STEPS}")
+        recipe = adapt_recipe(base, data, train, test, steps, name, opts)
+        run_dir = out / "run"
+        recipe_path = out / "recipe.toml"
+        write_recipe(
+            recipe,
+            recipe_path,
+            f"aglu-train adapt {data_path} --base {base_path}: the fine-tuning recipe.\n"
+            f"Rerun: aglu-train fit {recipe_path.name} --out {out.name}",
+        )
+    except BaseException:
+        if created:  # a plan that failed leaves nothing behind: the same command can rerun
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     t1 = time.monotonic()
     result = fit(recipe, run_dir)
     phases["train"] = time.monotonic() - t1
@@ -281,8 +290,6 @@ def _export_and_ship(
 ) -> Path:
     """fp32 + int8 (its gate on the training fields), then aglu-ship; the file to deploy.
     An int8 file the gate refuses is not shipped: the fp32 one is, and that is said."""
-    import shutil
-
     from export.pipeline import ExportOptions, ParityGateError, run_export
     from export.ship import ShipOptions, run_ship
 

@@ -166,3 +166,4 @@ def test_adapt_cli_from_a_checkpoint_within_a_budget(tiny_checkpoint: Path, tmp_
         main, ["adapt", str(lab), "--base", "no-such", "--out", str(tmp_path / "o2")]
     )
     assert bad.exit_code != 0 and "no-such" in bad.output and "Traceback" not in bad.output
+    assert not (tmp_path / "o2").exists()  # a failed plan leaves nothing: rerun as it is
