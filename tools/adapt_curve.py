@@ -178,10 +178,12 @@ def report(out: Path) -> None:
             below_base = sum(row[label] < row["base"] for row in rows)
             below_floor = sum(row[label] < max(row["texture"], row["ridge"]) for row in rows)
             gains = [row[label] - row["base"] for row in rows]
+            over = [row[label] - max(row["texture"], row["ridge"]) for row in rows]
             lines.append(
                 f"- {label}: r - base {np.mean(gains):+.3f} (range {min(gains):+.3f} to "
-                f"{max(gains):+.3f}); below the base on {below_base} of {len(rows)}, below a "
-                f"floor on {below_floor} of {len(rows)}"
+                f"{max(gains):+.3f}); r - the better floor {np.mean(over):+.3f} (range "
+                f"{min(over):+.3f} to {max(over):+.3f}); below the base on {below_base} of "
+                f"{len(rows)}, below a floor on {below_floor} of {len(rows)}"
             )
     lines += ["", "| run | steps | train min | total min |", "|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['steps']} | {r['train_min']} | {r['total_min']} |" for r in runs]
