@@ -127,7 +127,7 @@ def adapt(
 ) -> None:
     """Fine-tune BASE on the lab's paired fields in DATA (a folder aglu-edge capture wrote,
     or a recipe TOML), export int8, ship it and report base vs adapted vs both floors on
-    held-out fields. Deploy with: aglu-edge ctl load OUT/NAME.int8.onnx."""
+    held-out fields. Deploy the model file it prints with aglu-edge ctl load MODEL."""
     from export.adapt import AdaptOptions, run_adapt
 
     opts = AdaptOptions(

@@ -153,7 +153,7 @@ def test_adapt_cli_from_a_checkpoint_within_a_budget(tiny_checkpoint: Path, tmp_
     lab = _capture_like(tmp_path / "lab")
     out = tmp_path / "adapted"
     args = ["adapt", str(lab), "--base", str(tiny_checkpoint), "--out", str(out)]
-    args += ["--minutes", "0.1", "--no-ship", "--draws", "50", "--test-fields", "pos000"]
+    args += ["--minutes", "0.3", "--no-ship", "--draws", "50", "--test-fields", "pos000"]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert (
