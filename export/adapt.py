@@ -127,20 +127,6 @@ def choose_fields(names: list[str], opts: AdaptOptions) -> tuple[tuple[str, ...]
     return train, test
 
 
-def check_fit(base: TrainConfig, data: TrainConfig, base_name: str) -> None:
-    """The data must be what the base model reads: same modality and input planes."""
-    if base.data.modality != data.data.modality:
-        raise ConfigError(
-            "modality",
-            f"the data is {data.data.modality}, {base_name} reads {base.data.modality}",
-        )
-    if base.data.planes != data.data.planes:
-        raise ConfigError(
-            "planes",
-            f"the data has {data.data.planes} input plane(s), {base_name} reads {base.data.planes}",
-        )
-
-
 def with_fields(data: TrainConfig, train: tuple[str, ...], test: tuple[str, ...]) -> TrainConfig:
     """The data recipe split by field: train on ``train``, hold out ``test``, no
     validation split of its own."""
@@ -218,7 +204,7 @@ def run_adapt(
     from training.data.fields import build_fields
     from training.fit.probe import steps_per_s
     from training.fit.train import fit
-    from training.models.build import build_model
+    from training.models.build import load_checkpoint
 
     if out.exists() and any(out.iterdir()):
         raise ConfigError(str(out), "exists and is not empty; refusing to overwrite")
@@ -233,20 +219,17 @@ def run_adapt(
         out.mkdir(parents=True, exist_ok=True)
         # a read-back base fits its batch norms on the training fields only
         base = resolve_base(base_path, with_fields(data, train, test), out / "base")
-        check_fit(base.cfg, data, base.label)
         name = opts.name or re.sub(
             r"[^A-Za-z0-9_.-]+", "-", f"{base.label}-{_data_name(data_path)}"
         )
-        recipe = adapt_recipe(base, data, train, test, 1, name, opts)
-        train_fields = build_fields(recipe, "train")
         phases["plan"] = time.monotonic() - t0
         if opts.steps is not None:
             steps, rate = opts.steps, float("nan")
         else:
             t1 = time.monotonic()
-            model = build_model(recipe)
-            model.load_state_dict(base.state_dict())
-            rate = steps_per_s(recipe, train_fields, model)
+            probe = adapt_recipe(base, data, train, test, 1, name, opts)
+            model, _ = load_checkpoint(base.checkpoint)
+            rate = steps_per_s(probe, build_fields(probe, "train"), model)
             steps = int(opts.minutes * 60 * rate)
             phases["probe"] = time.monotonic() - t1
             say(f"{rate:.2f} steps/s here: {opts.minutes:g} min = {steps} steps")
@@ -317,7 +300,7 @@ def _export_and_ship(
 
 def _report(
     recipe: Path,
-    base: Any,
+    base: Base,
     model: Path,
     out: Path,
     opts: AdaptOptions,

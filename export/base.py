@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from edge.errors import ConfigError, ModelError
 from training.config import TrainConfig
@@ -38,11 +37,6 @@ class Base:
     model_file: Path  # the file the report scores as "base" (the one the user named)
     missing: tuple[str, ...] = ()  # parts the file does not hold (export keeps inference only)
 
-    def state_dict(self) -> dict[str, Any]:
-        from training.models.build import load_checkpoint
-
-        return load_checkpoint(self.checkpoint)[0].state_dict()
-
 
 def shipped_path(name: str) -> Path | None:
     """A model shipped with AGLU, by name ("brightfield" or "aglu-brightfield"): its fp32
@@ -53,16 +47,32 @@ def shipped_path(name: str) -> Path | None:
     return None if files is None else files.get("fp32", files.get("int8"))
 
 
+def check_fit(base: TrainConfig, data: TrainConfig, base_name: str) -> None:
+    """The data must be what the base model reads: same modality and input planes."""
+    if base.data.modality != data.data.modality:
+        raise ConfigError(
+            "modality",
+            f"the data is {data.data.modality}, {base_name} reads {base.data.modality}",
+        )
+    if base.data.planes != data.data.planes:
+        raise ConfigError(
+            "planes",
+            f"the data has {data.data.planes} input plane(s), {base_name} reads {base.data.planes}",
+        )
+
+
 def resolve_base(base: Path, data: TrainConfig, work: Path) -> Base:
     """``base``: a ``.pt`` checkpoint, an ``.onnx`` file with its recipe beside it
     (``NAME.recipe.json`` or the run's ``config.resolved.json``), or a shipped model's
-    name. ``work``: where a checkpoint read back from ONNX is written."""
-    from training.models.build import load_checkpoint
-
+    name; refused in one line where it cannot read ``data`` (checked before any weights
+    are read back on it). ``work``: where a checkpoint read back from ONNX is written."""
     if base.suffix == ".pt":
+        from training.models.build import load_checkpoint
+
         if not base.is_file():
             raise ConfigError(str(base), "no such checkpoint")
         _, cfg = load_checkpoint(base)
+        check_fit(cfg, data, base.stem)
         return Base(base.stem, cfg, base, base)
     path = base if base.suffix == ".onnx" else shipped_path(str(base))
     if path is None or not path.is_file():
@@ -74,19 +84,11 @@ def resolve_base(base: Path, data: TrainConfig, work: Path) -> Base:
 
     label = path.name.split(".")[0]
     trained = load_recipe(recipe_beside(path))
-    checkpoint = checkpoint_from_onnx(
+    check_fit(trained, data, label)
+    checkpoint, missing = checkpoint_from_onnx(
         path, trained, with_rules(data, trained), work / f"{label}.pt"
     )
-    _, cfg = load_checkpoint(checkpoint)
-    return Base(label, cfg, checkpoint, path, missing_in(checkpoint))
-
-
-def missing_in(checkpoint: Path) -> tuple[str, ...]:
-    """The model parts a checkpoint read back from ONNX does not hold."""
-    import torch
-
-    saved = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    return tuple(saved.get("read_back", {}).get("missing_auxiliary", ()))
+    return Base(label, trained, checkpoint, path, missing)
 
 
 def recipe_beside(model: Path) -> Path:

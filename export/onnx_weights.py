@@ -33,6 +33,8 @@ import torch
 from torch import nn
 
 from edge.errors import ModelError
+from export.onnx_index import Graph, attr
+from export.rewrites import depth_first_order
 from training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -59,7 +61,7 @@ def _dequantize(g: Any, name: str) -> F32:
         raise ModelError(name, "a convolution parameter that is neither stored nor dequantised")
     q, scale, *rest = (g.array(i) for i in node.input)
     zero = rest[0] if rest else np.zeros_like(scale)
-    axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+    axis = attr(node, "axis", 1)
     shape = [1] * q.ndim
     if scale.ndim and q.ndim > 1:
         shape[axis] = -1
@@ -85,8 +87,6 @@ def _reaches(g: Any, name: str) -> Any | None:
 def conv_weights(path: Path) -> Iterator[tuple[ConvWeights, Any]]:
     """Every convolution of the file: its weights and the node its output reaches."""
     import onnx
-
-    from export.onnx_index import Graph
 
     g = Graph(onnx.load(str(path)).graph)
     for node in g.graph.node:
@@ -115,9 +115,7 @@ def _blocked(user: Any | None) -> bool:
 
 def _unblock(w: F32, b: F32 | None, block: int) -> tuple[F32, F32 | None]:
     """Undo ``blocked_shuffle``'s channel order (depth first) to the pixel shuffle's."""
-    c = w.shape[0] // (block * block)
-    order = np.array([ch * block * block + s for s in range(block * block) for ch in range(c)])
-    inverse = np.argsort(order)
+    inverse = np.argsort(depth_first_order(w.shape[0] // (block * block), block))
     return w[inverse], None if b is None else b[inverse]
 
 
@@ -141,13 +139,11 @@ def _module(model: nn.Module, key: str) -> nn.Module:
     return mod
 
 
-def _next_norm(model: nn.Module, key: str) -> nn.BatchNorm2d:
-    """The batch norm that follows the convolution ``key`` in its Sequential."""
+def _following(model: nn.Module, key: str) -> tuple[str, nn.Module]:
+    """The module after the convolution ``key`` in its Sequential, and its key."""
     parent, _, last = key.rpartition(".")
-    norm = _module(model, f"{parent}.{int(last) + 1}")
-    if not isinstance(norm, nn.BatchNorm2d):
-        raise ModelError(key, "a folded bias, but no batch norm after the convolution")
-    return norm
+    after = f"{parent}.{int(last) + 1}"
+    return after, _module(model, after)
 
 
 def load_weights(model: nn.Module, path: Path) -> dict[str, F32]:
@@ -184,14 +180,15 @@ def load_weights(model: nn.Module, path: Path) -> dict[str, F32]:
 
 
 def _norm_key(model: nn.Module, key: str) -> str:
-    _next_norm(model, key)
-    parent, _, last = key.rpartition(".")
-    return f"{parent}.{int(last) + 1}"
+    """The batch norm after the convolution ``key``, which export folded into it."""
+    after, norm = _following(model, key)
+    if not isinstance(norm, nn.BatchNorm2d):
+        raise ModelError(key, "a folded bias, but no batch norm after the convolution")
+    return after
 
 
 def _shuffle_block(model: nn.Module, key: str) -> int:
-    parent, _, last = key.rpartition(".")
-    shuffle = _module(model, f"{parent}.{int(last) + 1}")
+    shuffle = _following(model, key)[1]
     if not isinstance(shuffle, nn.PixelShuffle):
         raise ModelError(key, "reordered for a pixel shuffle, but none follows it in the model")
     return int(shuffle.upscale_factor)
@@ -270,10 +267,13 @@ def read_back_error(model: nn.Module, path: Path, frames: list[F32]) -> float:
     return worst
 
 
-def checkpoint_from_onnx(path: Path, cfg: TrainConfig, data: TrainConfig, out: Path) -> Path:
+def checkpoint_from_onnx(
+    path: Path, cfg: TrainConfig, data: TrainConfig, out: Path
+) -> tuple[Path, tuple[str, ...]]:
     """A fine-tuning checkpoint (``fit``'s format) of the ONNX model ``path`` trained with
     recipe ``cfg``, its batch norms fitted on the training fields of ``data`` (a recipe
-    with ``cfg``'s normalisation rules); written to ``out``."""
+    with ``cfg``'s normalisation rules), written to ``out``; and the model parts the file
+    does not hold (``missing_auxiliary``)."""
     from edge.infer.model import SessionConfig, load_model
     from training.config import AugmentSection
     from training.data.augment import crop_stream, random_batch
@@ -287,14 +287,16 @@ def checkpoint_from_onnx(path: Path, cfg: TrainConfig, data: TrainConfig, out: P
     folded = load_weights(model, path)
     fields = build_fields(cfg.model_copy(update={"data": data.data}), "train")
     rng = crop_stream(0, 0, 99)
-    plain = AugmentSection(flips=False, intensity_scale=(1.0, 1.0), intensity_shift=0.0)
-    plain = plain.model_copy(update={"noise_std": 0.0})
+    plain = AugmentSection(
+        flips=False, intensity_scale=(1.0, 1.0), intensity_shift=0.0, noise_std=0.0
+    )
     batches = [
         torch.from_numpy(random_batch(fields, 8, cfg.data.crop_px, rng, plain, 0.5)[0])
         for _ in range(STAT_BATCHES)
     ]
     fit_norms(model, folded, batches)
     error = read_back_error(model, path, [b.numpy()[0] for b in batches[:2]])
+    missing = missing_auxiliary(model)
     logger.info("%s read back: max |torch - ONNX| %.2e of the output range", path.name, error)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
@@ -305,9 +307,9 @@ def checkpoint_from_onnx(path: Path, cfg: TrainConfig, data: TrainConfig, out: P
             "read_back": {
                 "from": str(path),
                 "max_error_of_range": error,
-                "missing_auxiliary": list(missing_auxiliary(model)),
+                "missing_auxiliary": list(missing),
             },
         },
         out,
     )
-    return out
+    return out, missing

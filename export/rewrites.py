@@ -63,6 +63,11 @@ def _conv_before(g: Graph, name: str) -> Any | None:
     return node
 
 
+def depth_first_order(channels: int, block: int) -> list[int]:
+    """``blocked_shuffle``'s output-channel order: CRD (the pixel shuffle's) -> DCR."""
+    return [ch * block * block + s for s in range(block * block) for ch in range(channels)]
+
+
 def blocked_shuffle(g: Graph) -> int:
     """DepthToSpace (CRD) after a convolution -> channel-last block moves."""
     from onnx import helper
@@ -85,8 +90,7 @@ def blocked_shuffle(g: Graph) -> int:
         cout = g.array(tensors[0]).shape[0]
         if cout % (b * b) or any(g.array(t).shape[0] != cout for t in tensors):
             continue
-        c = cout // (b * b)
-        order = [ch * b * b + s for s in range(b * b) for ch in range(c)]  # CRD -> DCR
+        order = depth_first_order(cout // (b * b), b)
         for t in tensors:
             g.set_array(t, g.array(t)[order])
         x, y, p = d2s.input[0], d2s.output[0], f"{d2s.name}_blocked"

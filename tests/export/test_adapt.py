@@ -17,8 +17,8 @@ from edge.errors import ConfigError
 from edge.infer.model import SessionConfig, load_model
 from edge.sim.phantom import SimulationConfig, simulate_pair
 from edge.sources.mm.capture import RECIPE
-from export.adapt import AdaptOptions, adapt_recipe, check_fit, choose_fields, run_adapt
-from export.base import resolve_base
+from export.adapt import AdaptOptions, adapt_recipe, choose_fields, run_adapt
+from export.base import check_fit, resolve_base
 from export.train_cli import main
 from training.config import load_train_config, parse_train_config
 from training.crossval.compare import load_spec

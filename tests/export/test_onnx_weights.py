@@ -67,10 +67,13 @@ def test_fp32_export_reads_back_to_the_trained_function(
 
 def test_the_shipped_int8_model_reads_back_within_its_rounding(tmp_path: Path) -> None:
     shipped = shipped_models()["aglu-brightfield"]["int8"]
-    ckpt = resolve_base(Path("brightfield"), SIMULATED, tmp_path).checkpoint
+    bright_field = parse_train_config(  # the base reads bright-field: statistics from any
+        {"data": {"field_px": 128, "train_fields": 3, "modality": "bright-field"}}, "data"
+    )
+    ckpt = resolve_base(Path("brightfield"), bright_field, tmp_path).checkpoint
     model, _ = load_checkpoint(ckpt)
     loaded = load_model(shipped, SessionConfig())
-    frames = [q[:, :128, :128] for q in build_fields(SIMULATED, "val").qpi]
+    frames = [q[:, :128, :128] for q in build_fields(bright_field, "val").qpi]
     ours = _outputs(model, frames)
     ref = np.stack(
         [loaded.session.run(["dapi"], {loaded.input_name: f[None]})[0][0, 0] for f in frames]
@@ -95,6 +98,16 @@ def test_a_model_without_its_recipe_or_with_another_is_refused(
     recipe.write_text(json.dumps(config))
     with pytest.raises(ModelError, match="not the one it was trained with"):
         resolve_base(onnx, SIMULATED, tmp_path / "y")
+
+
+def test_data_a_shipped_base_cannot_read_is_refused_before_any_read_back(
+    tmp_path: Path,
+) -> None:
+    from edge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="the data is qpi, aglu-brightfield reads bright-field"):
+        resolve_base(Path("brightfield"), SIMULATED, tmp_path / "work")
+    assert not (tmp_path / "work").exists()  # nothing read back, nothing written
 
 
 def test_a_base_is_a_checkpoint_a_file_or_a_shipped_name(

@@ -113,13 +113,14 @@ class Selection:
         )
 
 
-def _step(
+def train_step(
     net: torch.nn.Module,
     batch: tuple[np.ndarray, ...],
     opt: torch.optim.Optimizer,
     cfg: TrainConfig,
     device: torch.device,
 ) -> dict[str, float]:
+    """One optimiser step on ``batch`` (input, target, weights); the loss terms."""
     x, y, m = (torch.from_numpy(a).to(device) for a in batch)
     with _autocast(cfg, device):
         loss, stats = total(net(x, y, m))
@@ -226,7 +227,7 @@ def run_stage(
                 train, cfg.optim.batch_size, d.crop_px, rng, cfg.augment, d.nucleus_crop_fraction
             )
             loss_module.cfg = ramp(cfg.loss, step)
-            history.append(_step(net, batch, opt, cfg, rt.device))
+            history.append(train_step(net, batch, opt, cfg, rt.device))
             sched.step()
             bar.set_postfix(loss=f"{history[-1]['loss']:.4f}")
             if pick.every and (step + 1) % pick.every == 0 and step + 1 < steps:
