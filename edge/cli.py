@@ -21,7 +21,7 @@ from edge.config import EdgeConfig, load_config
 from edge.daemon import Daemon
 from edge.errors import AgluError
 from edge.io.sinks import open_sink
-from edge.io.stain_cli import stain
+from edge.io.stain_cli import bench_stain, stain
 from edge.net.client import Subscriber
 from edge.net.control import request
 from edge.net.security import CurveClientConfig, create_keypair
@@ -381,6 +381,7 @@ def bench_hook(size_px: int, calls: int) -> None:
 
 
 main.add_command(stain)
+main.add_command(bench_stain)
 main.add_command(soak)
 
 if __name__ == "__main__":

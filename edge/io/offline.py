@@ -5,13 +5,14 @@ folder of TIFF/PNG images; stacks and time series) is read plane by plane
 (``edge.io.readers``: memory stays bounded), planes tagged with a z index become stacks
 for a multi-plane model (``edge.sources.zstack``), and every frame goes through the
 daemon's ``Stainer`` and quality block. The outputs are written as the subscriber saves
-what it receives (``edge.io.sinks``), on a writer thread while the next frame is
-stained: an OME-Zarr or OME-TIFF per input with ``dapi`` and ``sigma`` per frame (and
-the input plane with ``with_input``), each frame's header (its coordinates in the
-input, the model and its sha256, the quality block) in ``OUT.frames.jsonl``, and the
-input's own metadata (OME-XML or ImageJ metadata, pixel size) in ``OUT.input.json``.
-Nothing is ever written over an input: an output that exists, or that would be an
-input, is refused before anything is read.
+what it receives (``edge.io.sinks``), the quality block and the writing on a background
+thread at idle priority while the next frame is stained (``edge.io.writer``): an
+OME-Zarr or OME-TIFF per input with ``dapi`` and ``sigma`` per frame (and the input
+plane with ``with_input``), each frame's header (its coordinates in the input, the model
+and its sha256, the quality block) in ``OUT.frames.jsonl``, and the input's own metadata
+(OME-XML or ImageJ metadata, pixel size) in ``OUT.input.json``. Nothing is ever written
+over an input: an output that exists, or that would be an input, is refused before
+anything is read.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from edge.errors import ConfigError, FrameError, InferenceError
 from edge.frames import Frame, StainedFrame
 from edge.infer.model import LoadedModel
 from edge.infer.quality import QualityMeter
-from edge.infer.stainer import Stainer
+from edge.infer.stainer import Outputs, Stainer
 from edge.io.readers import PlaneReader, open_reader, plane_frame
 from edge.io.sinks import open_sink
+from edge.io.writer import BackgroundWriter
 from edge.net.messages import frame_contents
 from edge.net.wire import FrameMessage, frame_header
 from edge.sources.zstack import PlaneStacker
@@ -49,6 +51,7 @@ class StainResult:
     failed: int  # valid frames the model failed on
     wall_s: float
     stain_s: float  # of which inference (the stainer's own time)
+    writer_starved: bool = False  # the idle-priority writer fell back to normal priority
 
 
 def output_for(path: Path, out_dir: Path, fmt: str) -> Path:
@@ -103,67 +106,34 @@ class _Counts:
     rejected: int = 0
     failed: int = 0
     stain_s: float = 0.0
+    last_stain_s: float = 0.0
 
 
-def _stain_one(
-    frame: Frame,
-    stainer: Stainer,
-    meter: QualityMeter | None,
-    counts: _Counts,
-    log: RateLimitedLog,
-    with_input: bool,
-) -> FrameMessage | None:
+def _stain(frame: Frame, stainer: Stainer, counts: _Counts, log: RateLimitedLog) -> Outputs | None:
+    """The model's outputs for one frame, or None (counted and logged) if none."""
     t0 = time.perf_counter()
     try:
-        outputs = stainer.stain(frame.image)
+        return stainer.stain(frame.image)
     except ValueError as exc:
         counts.rejected += 1
         log.log("%s", FrameError(frame.index, str(exc)))
-        return None
     except InferenceError as exc:
         counts.failed += 1
         log.log("frame %d: %s", frame.index, exc)
-        return None
     finally:
-        counts.stain_s += time.perf_counter() - t0
+        counts.last_stain_s = time.perf_counter() - t0
+        counts.stain_s += counts.last_stain_s
+    return None
+
+
+def _message(
+    frame: Frame, outputs: Outputs, stainer: Stainer, meter: QualityMeter | None, with_input: bool
+) -> FrameMessage:
+    """What the daemon would publish for this frame: its header with the quality block."""
     quality = None if meter is None else meter.measure(frame.image, outputs).header()
     sf = StainedFrame(frame, outputs, time.time_ns(), time.time_ns(), quality)
     fields, arrays, _ = frame_contents(sf, stainer.model, publish_input=with_input)
     return FrameMessage(frame_header(fields, arrays), arrays)
-
-
-class _Writer:
-    """Writes messages on a thread of its own, at most ``depth`` behind: the next frame's
-    inference runs while this one is written. An error is raised in the caller."""
-
-    def __init__(self, sink: Any, depth: int = 2) -> None:
-        import queue
-        import threading
-
-        self._queue: queue.Queue[FrameMessage | None] = queue.Queue(maxsize=depth)
-        self._sink = sink
-        self.error: Exception | None = None
-        self._thread = threading.Thread(target=self._run, name="aglu-stain-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (msg := self._queue.get()) is not None:
-            if self.error is None:
-                try:
-                    self._sink.write(msg)
-                except Exception as exc:  # handed to the caller at the next put or close
-                    self.error = exc
-
-    def put(self, msg: FrameMessage) -> None:
-        if self.error is not None:
-            raise self.error
-        self._queue.put(msg)
-
-    def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-        if self.error is not None:
-            raise self.error
 
 
 def stain_file(
@@ -176,25 +146,32 @@ def stain_file(
     pixel_size_um: float | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
     with_input: bool = False,
+    polite_writer: bool = True,
 ) -> StainResult:
     """Stain every frame of one input into ``out``; ``progress(done, total planes)``.
-    ``with_input``: also copy each input plane into the output (it is in the input)."""
+    ``with_input``: also copy each input plane into the output (it is in the input).
+    ``polite_writer``: write at idle priority (``edge.io.writer``), False: at normal."""
     t0 = time.perf_counter()
     reader = open_reader(path, channel)
     counts, log = _Counts(), RateLimitedLog(logger)
     try:
         sink = open_sink(out)
-        writer = _Writer(sink)
+
+        def write(item: tuple[Frame, Outputs]) -> None:
+            sink.write(_message(*item, stainer, meter, with_input))
+
+        writer = BackgroundWriter(write, polite=polite_writer, name="stain writer")
         try:
             for frame in _frames(reader, path, model.card.input_planes, pixel_size_um):
-                msg = _stain_one(frame, stainer, meter, counts, log, with_input)
-                if msg is not None:
-                    writer.put(msg)
+                outputs = _stain(frame, stainer, counts, log)
+                if outputs is not None:
+                    # a starved writer: one that freed no slot in two inferences (>= 1 s)
+                    writer.put((frame, outputs), max(1.0, 2 * counts.last_stain_s))
                     counts.frames += 1
                 progress(int(frame.metadata.get("plane", 0)) + 1, len(reader.planes))
         finally:
             try:
-                writer.close()
+                writer.close(max(1.0, 2 * counts.last_stain_s))
             finally:
                 sink.close()
         meta = input_metadata(path, reader) | {"channel": channel, "pixel_size_um": pixel_size_um}
@@ -203,5 +180,12 @@ def stain_file(
         reader.close()
     wall = time.perf_counter() - t0
     return StainResult(
-        path, out, counts.frames, counts.rejected, counts.failed, wall, counts.stain_s
+        path,
+        out,
+        counts.frames,
+        counts.rejected,
+        counts.failed,
+        wall,
+        counts.stain_s,
+        writer.starved,
     )

@@ -18,6 +18,7 @@ A frame whose channels or size differ from the first frame's is refused with
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -41,12 +42,15 @@ class FrameSink(Protocol):
     def close(self) -> None: ...
 
 
-def _stack(msg: FrameMessage) -> tuple[list[str], npt.NDArray[np.float32]]:
+Planes = list[npt.NDArray[np.float32]]
+
+
+def _planes(msg: FrameMessage) -> tuple[list[str], Planes]:
     names = list(msg.arrays)
     shapes = {a.shape for a in msg.arrays.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
         raise SinkError(f"frame {msg.header.get('frame_index')}: channels are not equal 2-D planes")
-    return names, np.stack([np.asarray(a, dtype=np.float32) for a in msg.arrays.values()])
+    return names, [np.asarray(a, dtype=np.float32) for a in msg.arrays.values()]
 
 
 class _Base:
@@ -58,17 +62,19 @@ class _Base:
         self._layout: tuple[list[str], tuple[int, ...]] | None = None
         self._log: TextIO | None = None
 
-    def _check(self, msg: FrameMessage) -> tuple[npt.NDArray[np.float32], bool]:
-        names, stack = _stack(msg)
+    def _check(self, msg: FrameMessage) -> tuple[Planes, bool]:
+        """The frame's channels as float32 planes (no copy where they are float32)."""
+        names, planes = _planes(msg)
+        shape = (len(planes), *planes[0].shape)
         first = self._layout is None
         if self._layout is None:
-            self._layout = (names, stack.shape)
-        elif self._layout != (names, stack.shape):
+            self._layout = (names, shape)
+        elif self._layout != (names, shape):
             raise SinkError(
-                f"frame {msg.header.get('frame_index')}: channels {names} {stack.shape} differ "
+                f"frame {msg.header.get('frame_index')}: channels {names} {shape} differ "
                 f"from the file's {self._layout[0]} {self._layout[1]}"
             )
-        return stack, first
+        return planes, first
 
     def _log_header(self, msg: FrameMessage) -> None:
         if self._log is None:
@@ -87,34 +93,44 @@ def _physical(msg: FrameMessage) -> float | None:
 
 
 class OmeZarrSink(_Base):
+    """Each frame's chunks (one per channel) are encoded and written by the thread that
+    calls ``write``, then the array grows to show them: a frame is visible only whole.
+    Zarr itself would encode and write on its own pool threads, where a background
+    writer's lowered priority (``edge.io.writer``) cannot reach; the chunks are the ones
+    zarr writes (Blosc lz4, byte shuffle, the v3 default chunk keys), byte for byte."""
+
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         try:
+            import numcodecs
             import zarr
         except ImportError:
             raise SinkError("saving OME-Zarr needs zarr: pip install 'aglu[io]'") from None
-        self._zarr: Any = zarr
         self._array: Any = None
-
-    def _create(self, names: list[str], shape: tuple[int, ...], msg: FrameMessage) -> None:
-        group = self._zarr.open_group(str(self.path), mode="w-", zarr_format=3)
-        c, y, x = shape
         # Blosc lz4 + byte shuffle: the same size as zarr's default zstd on predictions,
         # at half the time per frame (2048 px, 3 channels: 107 vs 221 ms, measured).
+        self._codec = numcodecs.Blosc(cname="lz4", clevel=1, shuffle=numcodecs.Blosc.SHUFFLE)
+        # The group now, on the caller's thread: zarr's own I/O threads start here, at
+        # this thread's priority, not at a background writer's.
+        self._group: Any = zarr.open_group(str(path), mode="w-", zarr_format=3)
+
+    def _create(self, names: list[str], shape: tuple[int, ...], msg: FrameMessage) -> None:
+        c, y, x = shape
         from zarr.codecs import BloscCodec
 
-        self._array = group.create_array(
+        self._array = self._group.create_array(
             "0",
             shape=(0, c, y, x),
             chunks=(1, 1, y, x),
             dtype="float32",
             compressors=[BloscCodec(cname="lz4", clevel=1, shuffle="shuffle")],
+            chunk_key_encoding={"name": "default", "separator": "/"},
         )
         size = _physical(msg) or 1.0
         axes = [{"name": "t", "type": "time"}, {"name": "c", "type": "channel"}]
         axes += [{"name": a, "type": "space", "unit": "micrometer"} for a in ("y", "x")]
         scale = {"type": "scale", "scale": [1.0, 1.0, size, size]}
-        group.attrs["ome"] = {
+        self._group.attrs["ome"] = {
             "version": "0.5",
             "multiscales": [
                 {"axes": axes, "datasets": [{"path": "0", "coordinateTransformations": [scale]}]}
@@ -123,17 +139,22 @@ class OmeZarrSink(_Base):
         }
 
     def write(self, msg: FrameMessage) -> None:
-        stack, first = self._check(msg)
+        planes, first = self._check(msg)
         if first:
             assert self._layout is not None
-            self._create(self._layout[0], stack.shape, msg)
+            self._create(*self._layout, msg)
         t = self._array.shape[0]
-        self._array.resize((t + 1, *stack.shape))
-        self._array[t] = stack
+        for c, plane in enumerate(planes):
+            chunk = self.path / "0" / "c" / str(t) / str(c) / "0" / "0"
+            chunk.parent.mkdir(parents=True, exist_ok=True)
+            chunk.write_bytes(self._codec.encode(plane.astype("<f4", copy=False)))
+        self._array.resize((t + 1, *self._array.shape[1:]))
         self._log_header(msg)
 
     def close(self) -> None:
         self._close_log()
+        if self.frames == 0:
+            shutil.rmtree(self.path)  # no frame came: leave no empty group behind
 
 
 class OmeTiffSink(_Base):
@@ -144,7 +165,7 @@ class OmeTiffSink(_Base):
         self._writer = tifffile.TiffWriter(path, bigtiff=True, ome=True)
 
     def write(self, msg: FrameMessage) -> None:
-        stack, _ = self._check(msg)
+        planes, _ = self._check(msg)
         assert self._layout is not None
         meta: dict[str, Any] = {
             "axes": "CYX",
@@ -154,7 +175,7 @@ class OmeTiffSink(_Base):
         size = _physical(msg)
         if size is not None:
             meta |= {"PhysicalSizeX": size, "PhysicalSizeY": size}
-        self._writer.write(stack, metadata=meta)
+        self._writer.write(np.stack(planes), metadata=meta)
         self._log_header(msg)
 
     def close(self) -> None:

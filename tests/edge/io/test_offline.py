@@ -81,11 +81,14 @@ def test_a_folder_of_png_images_and_a_bad_frame_among_them(tmp_path: Path) -> No
     for i in range(3):
         Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(folder / f"f{i}.png")
     Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(folder / "f9.png")
-    r = _cli(str(folder), "--out", str(tmp_path / "out"), "--format", "tiff")
+    r = _cli(str(folder), "--out", str(tmp_path / "out"), "--format", "tiff", "--with-input")
     assert r.returncode == 0, r.stderr
     assert "3 frames (1 refused, 0 failed)" in r.stdout and "frame 3" in r.stderr
     with tifffile.TiffFile(tmp_path / "out" / "acq.aglu.ome.tif") as tif:
         assert len(tif.series) == 3
+        planes = tif.series[1].asarray()  # --with-input: the input plane, dapi, sigma
+    assert planes.shape == (3, 64, 64)
+    np.testing.assert_array_equal(planes[0], np.asarray(Image.open(folder / "f1.png")))
 
 
 def test_z_planes_become_stacks_for_a_multi_plane_model(tmp_path: Path, tiny_stack_export) -> None:  # type: ignore[no-untyped-def]

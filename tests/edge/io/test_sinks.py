@@ -55,3 +55,28 @@ def test_existing_path_and_unknown_suffix_are_refused(tmp_path: Path) -> None:
         open_sink(tmp_path / "taken.zarr")
     with pytest.raises(SinkError, match=r"\.zarr folder or a \.ome\.tif"):
         open_sink(tmp_path / "out.png")
+
+
+def test_zarr_reads_back_the_chunks_the_sink_encodes_itself(tmp_path: Path) -> None:
+    """The sink encodes each chunk on the caller's thread; zarr reads them as its own,
+    and a frame is visible only once all its chunks are on disk."""
+    import zarr
+
+    path = tmp_path / "out.zarr"
+    sink = open_sink(path)
+    msgs = [_msg(i) for i in range(2)]
+    for m in msgs:
+        sink.write(m)
+    sink.close()
+    array = zarr.open_array(str(path / "0"), mode="r")
+    assert array.shape == (2, 2, 32, 40) and array.dtype == np.float32
+    np.testing.assert_array_equal(array[1, 1], msgs[1].arrays["dapi"])
+    np.testing.assert_array_equal(array[0, 0], msgs[0].arrays["qpi"].astype(np.float32))
+    codecs = json.loads((path / "0" / "zarr.json").read_text())["codecs"]
+    assert codecs[1]["name"] == "blosc" and codecs[1]["configuration"]["cname"] == "lz4"
+
+
+@pytest.mark.parametrize("name", ["none.zarr", "none.ome.tif"])
+def test_a_sink_that_got_no_frame_leaves_nothing_behind(tmp_path: Path, name: str) -> None:
+    open_sink(tmp_path / name).close()
+    assert list(tmp_path.iterdir()) == []
