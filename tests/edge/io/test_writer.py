@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
-from edge.io.writer import BackgroundWriter
+from edge.io.writer import BackgroundWriter, others_busy
 
 needs_idle = pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no SCHED_IDLE here")
+
+
+def _quiet() -> Callable[[], float]:
+    """A machine with nothing else running (whatever else this one runs meanwhile)."""
+    return lambda: 0.0
 
 
 class _Log:
@@ -31,7 +41,7 @@ class _Log:
 @needs_idle
 def test_items_are_written_in_order_at_idle_priority() -> None:
     log = _Log()
-    writer = BackgroundWriter(log)
+    writer = BackgroundWriter(log, load_probe=_quiet)
     for i in range(5):
         writer.put(i)
     writer.close()
@@ -48,7 +58,7 @@ def test_a_starved_writer_hands_the_rest_to_a_normal_priority_one(
     normal-priority writer takes the rest, in order, one thread at a time."""
     release = threading.Event()
     log = _Log(hold_first=release)
-    writer = BackgroundWriter(log, depth=1)
+    writer = BackgroundWriter(log, depth=1, load_probe=_quiet)
     timer = threading.Timer(0.5, release.set)
     timer.start()
     with caplog.at_level(logging.WARNING):
@@ -96,3 +106,33 @@ def test_an_error_is_raised_in_the_caller_and_later_items_are_dropped() -> None:
     with pytest.raises(OSError, match="disk full"):
         writer.close()  # the thread ends all the same
     assert done == [0]
+
+
+@needs_idle
+def test_a_busy_machine_gets_a_normal_priority_writer_from_the_first_item() -> None:
+    """Another process keeps a core busy up to the first item: no idle-priority writer
+    (it would starve), no stall waiting for one."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        log = _Log()
+        writer = BackgroundWriter(log)
+        threading.Event().wait(1.0)
+        for i in range(3):
+            writer.put(i, patience_s=60)
+        writer.close()
+    finally:
+        busy.kill()
+        busy.wait()
+    assert log.items == [0, 1, 2] and set(log.policies) == {os.SCHED_OTHER}
+    assert not writer.starved and not writer.polite
+
+
+def test_others_busy_counts_other_processes_not_this_one() -> None:
+    since = others_busy()
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:  # this process keeps a core busy
+        pass
+    here = since()
+    if math.isnan(here):
+        pytest.skip("no /proc/stat here")
+    assert here < 0.5
