@@ -1,13 +1,13 @@
 """``aglu-edge bench-stain``: ``aglu-edge stain`` against the stainer alone, same frames.
 
 One OME-TIFF of ``frames`` planes (a simulated field, shifted by a pixel per plane, as
-uint16 camera counts) is written once, plane by plane. Then, ``repeats`` times and
-alternating so that the machine's drift falls on all: the stainer alone (each plane
-read, then ``Stainer.stain``; nothing written), ``stain_file`` as shipped (read, stain;
-quality block and writing on the idle-priority writer; the output deleted after the
-pass), and ``stain_file`` with its writer at normal priority (what the idle priority
-buys). The figures are the ratios of the wall times to the stainer's per repeat; their
-medians are what to quote.
+uint16 camera counts) is written once, plane by plane. Then, ``repeats`` times, each
+repeat starting with the next of the three so that drift and order fall on all: the
+stainer alone (each plane read, then ``Stainer.stain``; nothing written), ``stain_file``
+as shipped (read, stain; quality block and writing on the idle-priority writer; the
+output deleted after the pass), and ``stain_file`` with its writer at normal priority
+(what the idle priority buys). The figures are the ratios of the wall times to the
+stainer's per repeat; their medians are what to quote.
 """
 
 from __future__ import annotations
@@ -111,17 +111,37 @@ def bench_stain(
 
     rows = []
     for repeat in range(repeats):
-        alone = stainer_pass(path, active)
-        reset_peak_rss()
-        r = stain_pass(polite=True)
-        rss = peak_rss_mb()
-        normal = stain_pass(polite=False)
+        # each repeat starts with the next pass: with 3 repeats, every pass runs once first,
+        # once second and once last (the machine's drift and any order effect fall on all)
+        walls: dict[str, float] = {}
+        results: dict[str, StainResult] = {}
+        rss = float("nan")
+        for kind in _ORDER[repeat % 3 :] + _ORDER[: repeat % 3]:
+            if kind == "stainer":
+                walls[kind] = stainer_pass(path, active)
+                continue
+            reset_peak_rss()
+            results[kind] = stain_pass(polite=kind == "idle")
+            walls[kind] = results[kind].wall_s
+            if kind == "idle":
+                rss = peak_rss_mb()
+        r = results["idle"]
         row = StainBenchRow(
-            repeat, r.frames, alone, r.wall_s, r.stain_s, rss, normal.wall_s, r.writer_starved
+            repeat,
+            r.frames,
+            walls["stainer"],
+            r.wall_s,
+            r.stain_s,
+            rss,
+            walls["normal"],
+            r.writer_starved,
         )
         on_row(row)
         rows.append(row)
     return rows
+
+
+_ORDER = ["stainer", "idle", "normal"]
 
 
 def _remove_output(out: Path) -> None:
