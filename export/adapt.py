@@ -12,7 +12,8 @@ paired fields, in one command (issue 27).
    rerun of the recipe is the same run.
 3. Fine-tune from the base's weights (``fit`` with ``init``), learning rate x0.25.
 4. Export fp32 + int8 (the int8 gate on the training fields: there is no other
-   validation data), then ``aglu-ship``: sigma calibration and input statistics from
+   validation data; where it refuses, int8 with the DAPI decoder kept fp32, gated the
+   same way; where that is refused too, the fp32 file), then ``aglu-ship``: sigma calibration and input statistics from
    the lab's training fields; the held-out fields' coverage is reported in the card.
 5. Report (``aglu-train compare``'s): base vs adapted vs both no-learning floors
    (fitted on the same training fields) on the held-out fields, per field, with
@@ -271,16 +272,23 @@ def _export_and_ship(
     opts: AdaptOptions,
     say: Callable[[str], None],
 ) -> Path:
-    """fp32 + int8 (its gate on the training fields), then aglu-ship; the file to deploy.
-    An int8 file the gate refuses is not shipped: the fp32 one is, and that is said."""
+    """fp32 + int8 (its gate on the training fields; then the decoder-fp32 fallback), then
+    aglu-ship; the file to deploy. Where the gate refuses both int8 files, the fp32 one is
+    shipped, and that is said."""
     from export.pipeline import ExportOptions, ParityGateError, run_export
+    from export.quantize import DECODER
     from export.ship import ShipOptions, run_ship
 
     export_dir = run_dir / "export"
     try:
-        exported = run_export(checkpoint, export_dir, ExportOptions())
+        exported = run_export(checkpoint, export_dir, ExportOptions(int8_fallbacks=(DECODER,)))
         assert exported.int8 is not None
         built, precision = exported.int8, "int8"
+        if exported.int8_kept_fp32:
+            say(
+                f"int8 with {', '.join(exported.int8_kept_fp32)} kept fp32 (the all-int8 file "
+                f"failed the gate; int8 vs fp32 r {exported.parity.fp32_vs_int8_pearson_r:.4f})"
+            )
     except ParityGateError as exc:
         say(f"{exc}: the fp32 model is the one shipped")
         built, precision = export_dir / f"{name}.onnx", "fp32"

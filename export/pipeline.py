@@ -17,7 +17,7 @@ from edge.infer.card import CARD_FORMAT, CARD_VERSION, MODALITY_NAMES, ModelCard
 from edge.infer.preprocess import Normalization
 from export.onnx_graph import INPUT_NAME, OUTPUT_NAMES, export_fp32, stamp_card
 from export.parity import Parity, check_stainer, measure
-from export.quantize import quantize_int8
+from export.quantize import FP32_MODULES, quantize_int8
 from export.receptive import measure_halo_px
 from export.rewrites import relayout_file
 from training.config import TrainConfig
@@ -41,6 +41,9 @@ class ExportOptions:
     fp32_only: bool = False
     max_pearson_loss: float = 0.005
     max_recall_loss: float = 0.01
+    # Where the gate refuses the int8 file: retry with these module groups kept fp32 too,
+    # in turn (e.g. (DECODER,): export.quantize), each gated the same way.
+    int8_fallbacks: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class ExportResult:
     int8: Path | None
     parity: Parity
     halo_px: int
+    int8_kept_fp32: tuple[str, ...] = ()  # a fallback's modules kept fp32 beyond the default
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
@@ -166,22 +170,31 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     export_fp32(model, fp32, stride, planes)
     _relayout(fp32)
     halo = measure_halo_px(model, stride, planes=planes)
-    int8: Path | None = None
     # Calibrate on training data; parity (the int8 gate) on validation data: the gate
     # decides which file ships, so it never reads the test split (issue 23).
     calib = build_fields(cfg, "train", opts.calibration_frames, side)
-    if not opts.fp32_only:
-        int8 = out_dir / f"{cfg.name}.int8.onnx"
-        quantize_int8(
-            fp32, int8, [q for q, _ in frames_of(calib, opts.calibration_frames, side, stride)]
-        )
-        _relayout(int8)
     held = build_fields(cfg, "val", opts.parity_frames, side)
     frames, truths = zip(*frames_of(held, opts.parity_frames, side, stride), strict=True)
     norms = (calib.input_norm, calib.target_norm)
     card = build_card(model, cfg, stride, halo, norms)  # hashes the weights once
-    int8_card = card.model_copy(update={"precision": "int8"})
-    parity = measure(model, fp32, int8, list(frames), list(truths))  # before any card
+    int8: Path | None = None
+    kept: tuple[str, ...] = ()
+    problems: list[str] = []
+    if opts.fp32_only:
+        parity = measure(model, fp32, None, list(frames), list(truths))
+    else:
+        int8 = out_dir / f"{cfg.name}.int8.onnx"
+        calib_frames = [q for q, _ in frames_of(calib, opts.calibration_frames, side, stride)]
+        refusals = []
+        for kept in ((), *opts.int8_fallbacks):
+            quantize_int8(fp32, int8, calib_frames, FP32_MODULES + kept)
+            _relayout(int8)
+            parity = measure(model, fp32, int8, list(frames), list(truths))  # before any card
+            problems = _gate_problems(parity, opts)
+            if not problems:
+                break
+            refusals.append(f"{_kept_label(kept)}: {'; '.join(problems)}")
+            logger.info("int8 gate refused %s", refusals[-1])
     metrics = {
         k: float(f"{v:.6g}")
         for k, v in asdict(parity).items()
@@ -191,11 +204,15 @@ def run_export(checkpoint: Path, out_dir: Path, opts: ExportOptions) -> ExportRe
     raw = frames[0] if planes > 1 else frames[0][0]
     check_stainer(fp32, raw)
     if int8 is not None:
-        stamp_card(int8, int8_card.model_copy(update={"metrics": metrics}))
+        int8_card = card.model_copy(update={"precision": "int8", "metrics": metrics})
+        stamp_card(int8, int8_card)
         check_stainer(int8, raw)
-        _gate(parity, opts, int8)
+        if problems:
+            int8.unlink(missing_ok=True)
+            raise ParityGateError(f"int8 model refused ({' | '.join(refusals)}); use --fp32-only")
+        logger.info("int8 parity gate passed (%s)", _kept_label(kept))
     (out_dir / f"{cfg.name}.parity.json").write_text(json.dumps(metrics, indent=2))
-    return ExportResult(fp32, int8, parity, halo)
+    return ExportResult(fp32, int8, parity, halo, kept)
 
 
 def _relayout(path: Path) -> None:
@@ -212,7 +229,12 @@ def _relayout(path: Path) -> None:
             )
 
 
-def _gate(p: Parity, opts: ExportOptions, int8: Path) -> None:
+def _kept_label(kept: tuple[str, ...]) -> str:
+    return f"{', '.join(kept)} kept fp32" if kept else "all int8"
+
+
+def _gate_problems(p: Parity, opts: ExportOptions) -> list[str]:
+    """Why the int8 file may not ship (empty: it may)."""
     if p.fp32_vs_int8_pearson_r is None or p.recall_int8 is None:
         raise ValueError("the int8 gate needs int8 parity figures")
     problems = []
@@ -222,10 +244,7 @@ def _gate(p: Parity, opts: ExportOptions, int8: Path) -> None:
         )
     if p.recall_fp32 - p.recall_int8 > opts.max_recall_loss:
         problems.append(f"nucleus recall {p.recall_int8:.3f} vs fp32 {p.recall_fp32:.3f}")
-    if problems:
-        int8.unlink(missing_ok=True)
-        raise ParityGateError(f"int8 model refused ({'; '.join(problems)}); use --fp32-only")
-    logger.info("int8 parity gate passed")
+    return problems
 
 
 def summary_rows(p: Parity) -> list[tuple[str, str]]:

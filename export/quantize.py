@@ -32,6 +32,16 @@ FP32_MODULES = (
     "dapi_vae.decoder.head",  # last conv
 )
 
+# The int8 fallback ``aglu-train adapt`` tries when the gate refuses the all-int8 file
+# (ExportOptions.int8_fallbacks): the DAPI decoder kept fp32 too. Measured
+# (tools/int8_study.py, the six 10-minute adapted aiSEGcell models of
+# docs/evaluation/adapt, int8 vs fp32 r on 8 windows of 512 px of their training
+# fields): all int8 0.981-0.995 (1 of 6 >= 0.995), decoder fp32 0.985-0.997 (4 of 6),
+# better on all six; percentile or moving-average calibration, or the encoder or
+# translator kept fp32, no better than all int8 on most. Speed (1024 px, 2-core CPU,
+# `aglu-edge bench --models`): all int8 1.00, decoder fp32 1.45x, fp32 2.24x.
+DECODER = ("dapi_vae.decoder",)
+
 
 class _Frames:
     """onnxruntime CalibrationDataReader over normalised (planes, H, W) frames."""

@@ -2,6 +2,7 @@
 
 import gc
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from edge.infer.model import SessionConfig, load_model
 from edge.infer.stainer import Stainer
-from export.pipeline import ExportOptions, ParityGateError, _gate, weights_sha256
+from export.pipeline import ExportOptions, ParityGateError, _gate_problems, weights_sha256
 from training.models.build import load_checkpoint
 
 
@@ -47,18 +48,11 @@ def test_int8_graph_is_quantized(tiny_export) -> None:  # type: ignore[no-untype
     Stainer(load_model(tiny_export.int8, SessionConfig())).stain(np.ones((40, 50), np.float32))
 
 
-def test_parity_gate_refuses_and_deletes_a_bad_int8(tmp_path: Path, tiny_export) -> None:  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
+def test_parity_gate_refuses_a_bad_int8(tiny_export) -> None:  # type: ignore[no-untyped-def]
     bad = replace(tiny_export.parity, fp32_vs_int8_pearson_r=0.98)
-    victim = tmp_path / "m.int8.onnx"
-    victim.write_bytes(b"x")
-    with pytest.raises(ParityGateError, match="Pearson r"):
-        _gate(bad, ExportOptions(), victim)
-    assert not victim.exists()
-    victim.write_bytes(b"x")  # a looser gate, chosen on the command line, keeps it
-    _gate(bad, ExportOptions(max_pearson_loss=0.03), victim)
-    assert victim.exists()
+    assert _gate_problems(bad, ExportOptions()) == ["Pearson r vs fp32 0.9800 < 0.9950"]
+    # a looser gate, chosen on the command line, keeps it
+    assert _gate_problems(bad, ExportOptions(max_pearson_loss=0.03)) == []
 
 
 def test_fp32_only_parity_prints_no_int8_figures() -> None:
@@ -148,3 +142,30 @@ def test_bioimageio_package_of_a_multi_plane_fixed_normalisation_model(
     steps = [p["id"] for p in inp["preprocessing"]]  # bioimageio.spec adds ensure_dtype steps
     assert "scale_linear" in steps and "scale_range" not in steps
     assert "phase-contrast" in rdf["tags"]
+
+
+def test_a_refused_int8_is_retried_with_the_decoder_kept_fp32(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """The fallback is gated the same way: refused both times, the error names both and no
+    int8 file is left; with the gate between the two, the decoder-fp32 file ships."""
+    import re
+
+    from export.pipeline import run_export
+    from export.quantize import DECODER
+
+    opts = ExportOptions(calibration_frames=2, parity_frames=2, side_px=64, max_recall_loss=1.0)
+    strict = replace(opts, max_pearson_loss=0.0, int8_fallbacks=(DECODER,))
+    with pytest.raises(ParityGateError) as refused:
+        run_export(tiny_checkpoint, tmp_path / "a", strict)
+    message = str(refused.value)
+    assert "all int8: Pearson r" in message and "dapi_vae.decoder kept fp32: Pearson r" in message
+    assert (
+        not (tmp_path / "a" / "tiny.int8.onnx").exists() and (tmp_path / "a" / "tiny.onnx").exists()
+    )
+    r_all, r_decoder = (float(v) for v in re.findall(r"Pearson r vs fp32 ([0-9.]+)", message))
+    assert r_decoder > r_all  # the decoder is where this model's int8 error is
+    between = replace(strict, max_pearson_loss=1.0 - (r_all + r_decoder) / 2)
+    result = run_export(tiny_checkpoint, tmp_path / "b", between)
+    assert result.int8_kept_fp32 == DECODER and result.int8 is not None and result.int8.exists()
+    assert result.parity.fp32_vs_int8_pearson_r == pytest.approx(r_decoder, abs=1e-4)
