@@ -13,8 +13,9 @@ paired fields, in one command (issue 27).
 3. Fine-tune from the base's weights (``fit`` with ``init``), learning rate x0.25.
 4. Export fp32 + int8 (the int8 gate on the training fields: there is no other
    validation data; where it refuses, int8 with the DAPI decoder kept fp32, gated the
-   same way; where that is refused too, the fp32 file), then ``aglu-ship``: sigma calibration and input statistics from
-   the lab's training fields; the held-out fields' coverage is reported in the card.
+   same way; where that is refused too, the fp32 file), then ``aglu-ship``: sigma
+   calibration and input statistics from the lab's training fields; the held-out
+   fields' coverage is reported in the card.
 5. Report (``aglu-train compare``'s): base vs adapted vs both no-learning floors
    (fitted on the same training fields) on the held-out fields, per field, with
    intervals and the panel.
