@@ -8,7 +8,11 @@ K = 4 every position after the first four. Every run is ``aglu-train adapt`` wit
 step count (the budget in minutes is the step count over the rate measured here).
 
     python tools/adapt_curve.py run  [--steps 500] [--only EXP]   # resumable: done runs skip
+    python tools/adapt_curve.py run  --k 2 --seed 1               # runs go to EXP-k2-s1
     python tools/adapt_curve.py report --out docs/evaluation/adapt
+
+The main table is seed 0; runs with other seeds (same fields, same steps) make the
+seed table: how much of the spread is the seed and how much the experiment.
 
 Run from the repository root with ../shared/data present.
 """
@@ -83,7 +87,8 @@ def main() -> None:
     default=None,
     help="A wall-clock budget (timed here) instead of --steps; runs go to EXP-kK-Mmin.",
 )
-def run(steps: int, only: str | None, ks: str, minutes: float | None) -> None:
+@click.option("--seed", default=0, show_default=True, help="Not 0: runs go to EXP-kK-sSEED.")
+def run(steps: int, only: str | None, ks: str, minutes: float | None, seed: int) -> None:
     from export.adapt import AdaptOptions, run_adapt
 
     if not DATA.exists():
@@ -94,6 +99,7 @@ def run(steps: int, only: str | None, ks: str, minutes: float | None) -> None:
         if (only and exp != only) or k not in wanted:
             continue
         out = RUNS / (f"{exp}-k{k}" + (f"-{minutes:g}min" if minutes else ""))
+        out = out.with_name(f"{out.name}-s{seed}") if seed else out
         if (out / "report" / "metrics.json").exists():
             continue
         if out.exists():
@@ -101,7 +107,7 @@ def run(steps: int, only: str | None, ks: str, minutes: float | None) -> None:
 
             shutil.rmtree(out)  # an interrupted run starts again
         budget = {"minutes": minutes} if minutes else {"steps": steps}
-        opts = AdaptOptions(train_fields=train, test_fields=test, draws=1000, **budget)
+        opts = AdaptOptions(train_fields=train, test_fields=test, draws=1000, seed=seed, **budget)
         click.echo(f"{exp} K={k}: train {train}, hold out {test}")
         result = run_adapt(DATA, _base(exp), out, opts, say=click.echo)
         (out / "phases.json").write_text(json.dumps(result.phases_s, indent=1))
@@ -149,6 +155,50 @@ def _collect() -> tuple[dict[str, dict[str, float]], list[dict[str, object]]]:
     return table, runs
 
 
+def _precision(folder: Path) -> str:
+    """What the run shipped (and its report scored): int8 where the export gate passed."""
+    return "int8" if any(folder.glob("*.int8.onnx")) else "fp32"
+
+
+def _seed_lines() -> list[str]:
+    """K=2 at 500 steps over seeds: each experiment's r per seed, its mean and sd."""
+    per_exp: dict[str, dict[int, tuple[float, str]]] = {}
+    for exp, k, _train, _test in plan():
+        if k != 2:
+            continue
+        for folder in [RUNS / f"{exp}-k2", *sorted(RUNS.glob(f"{exp}-k2-s*"))]:
+            if (folder / "report" / "metrics.json").exists():
+                seed = int(folder.name.rsplit("-s", 1)[1]) if "-s" in folder.name else 0
+                r = _rows(folder / "report" / "metrics.json")["adapted"]
+                per_exp.setdefault(exp, {})[seed] = (r, _precision(folder))
+    seeds = sorted({s for runs in per_exp.values() for s in runs})
+    if len(seeds) < 2:
+        return []
+    lines = [
+        "",
+        f"K=2 at 500 steps over seeds {', '.join(map(str, seeds))} (same fields; each cell "
+        "the shipped file's r: fp32, or int8 where the export gate passed):",
+        "",
+        "| experiment | " + " | ".join(f"seed {s}" for s in seeds) + " | mean | sd |",
+        "|---" * (len(seeds) + 3) + "|",
+    ]
+    means, sds = [], []
+    for exp, runs in per_exp.items():
+        vals = [runs[s][0] for s in seeds if s in runs]
+        cells = [f"{runs[s][0]:.3f} ({runs[s][1]})" if s in runs else "-" for s in seeds]
+        sd = float(np.std(vals, ddof=1)) if len(vals) > 1 else float("nan")
+        means.append(float(np.mean(vals)))
+        sds.append(sd)
+        lines.append(f"| {exp} | " + " | ".join(cells) + f" | {means[-1]:.3f} | {sd:.3f} |")
+    lines += [
+        "",
+        f"Mean over experiments of the per-experiment seed means: {np.mean(means):.3f} "
+        f"(sd between experiments {np.std(means, ddof=1):.3f}); mean sd between seeds within "
+        f"an experiment: {np.nanmean(sds):.3f}.",
+    ]
+    return lines
+
+
 @main.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 def report(out: Path) -> None:
@@ -185,6 +235,7 @@ def report(out: Path) -> None:
                 f"{min(over):+.3f} to {max(over):+.3f}); below the base on {below_base} of "
                 f"{len(rows)}, below a floor on {below_floor} of {len(rows)}"
             )
+    lines += _seed_lines()
     lines += ["", "| run | steps | train min | total min |", "|---|---|---|---|"]
     lines += [f"| {r['run']} | {r['steps']} | {r['train_min']} | {r['total_min']} |" for r in runs]
     (out / "curve.md").write_text("\n".join(lines) + "\n")
