@@ -118,7 +118,8 @@ def bench_stain(
     workdir: Path | None,
 ) -> None:
     """`aglu-edge stain` on a FRAMES-plane OME-TIFF against the stainer alone on the same
-    planes, alternating, REPEATS times: wall times, their ratio (median quoted), peak RSS,
+    planes, REPEATS times (each starting with the next pass): wall times, their ratio
+    (median quoted), peak RSS,
     and the same with the writer at normal priority (what its idle priority buys)."""
     import contextlib
     import statistics
