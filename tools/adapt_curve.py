@@ -163,14 +163,18 @@ def _precision(folder: Path) -> str:
 def _seed_lines() -> list[str]:
     """K=2 at 500 steps over seeds: each experiment's r per seed, its mean and sd."""
     per_exp: dict[str, dict[int, tuple[float, str]]] = {}
+    below_base = below_floor = 0
     for exp, k, _train, _test in plan():
         if k != 2:
             continue
         for folder in [RUNS / f"{exp}-k2", *sorted(RUNS.glob(f"{exp}-k2-s*"))]:
             if (folder / "report" / "metrics.json").exists():
                 seed = int(folder.name.rsplit("-s", 1)[1]) if "-s" in folder.name else 0
-                r = _rows(folder / "report" / "metrics.json")["adapted"]
+                rows = _rows(folder / "report" / "metrics.json")
+                r = rows["adapted"]
                 per_exp.setdefault(exp, {})[seed] = (r, _precision(folder))
+                below_base += r < rows["base"]
+                below_floor += r < max(rows["texture floor"], rows["ridge floor"])
     seeds = sorted({s for runs in per_exp.values() for s in runs})
     if len(seeds) < 2:
         return []
@@ -194,7 +198,8 @@ def _seed_lines() -> list[str]:
         "",
         f"Mean over experiments of the per-experiment seed means: {np.mean(means):.3f} "
         f"(sd between experiments {np.std(means, ddof=1):.3f}); mean sd between seeds within "
-        f"an experiment: {np.nanmean(sds):.3f}.",
+        f"an experiment: {np.nanmean(sds):.3f}. Of the {sum(map(len, per_exp.values()))} runs, "
+        f"{below_base} below the base and {below_floor} below the better floor.",
     ]
     return lines
 
