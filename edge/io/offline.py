@@ -160,18 +160,20 @@ def stain_file(
         def write(item: tuple[Frame, Outputs]) -> None:
             sink.write(_message(*item, stainer, meter, with_input))
 
+        def patience_s() -> float:  # a starved writer freed no slot in two inferences
+            return max(1.0, 2 * counts.last_stain_s)
+
         writer = BackgroundWriter(write, polite=polite_writer, name="stain writer")
         try:
             for frame in _frames(reader, path, model.card.input_planes, pixel_size_um):
                 outputs = _stain(frame, stainer, counts, log)
                 if outputs is not None:
-                    # a starved writer: one that freed no slot in two inferences (>= 1 s)
-                    writer.put((frame, outputs), max(1.0, 2 * counts.last_stain_s))
+                    writer.put((frame, outputs), patience_s())
                     counts.frames += 1
                 progress(int(frame.metadata.get("plane", 0)) + 1, len(reader.planes))
         finally:
             try:
-                writer.close(max(1.0, 2 * counts.last_stain_s))
+                writer.close(patience_s())
             finally:
                 sink.close()
         meta = input_metadata(path, reader) | {"channel": channel, "pixel_size_um": pixel_size_um}

@@ -119,8 +119,8 @@ def bench_stain(
 ) -> None:
     """`aglu-edge stain` on a FRAMES-plane OME-TIFF against the stainer alone on the same
     planes, REPEATS times (each starting with the next pass): wall times, their ratio
-    (median quoted), peak RSS,
-    and the same with the writer at normal priority (what its idle priority buys)."""
+    (median quoted), peak RSS, and the same with the writer at normal priority (what its
+    idle priority buys)."""
     import contextlib
     import statistics
     import tempfile
